@@ -1,0 +1,84 @@
+"""Read-only cluster look-ups with ``kubectl``: CAS CR and its version, the DB PVC, Vault, namespace.
+
+Why: the owner resources must decide *before* running the plugin whether a step is needed or safe
+(is CAS already on the target version? does a CAS or its database volume still exist before a
+recovery? does the Vault exist, since upstream cannot re-provision it?). These reads run only in
+create/update/read, never in check/diff, so a preview touches nothing. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from components.owner.plugin import clean
+
+CAS_RESOURCE = "cas.services.scone.cloud"
+VAULT_RESOURCE = "vaults.services.scone.cloud"
+READ_TIMEOUT_SECONDS = 120
+
+
+class ClusterError(RuntimeError):
+    """kubectl could not answer; the message carries its (cleaned) stderr."""
+
+
+def image_tag(image: str) -> str:
+    """``repo/prefix-cas:5.8.0`` -> ``5.8.0`` ("" when untagged)."""
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else ""
+
+
+@dataclass(frozen=True)
+class CasState:
+    """What the CAS CR says about the running CAS."""
+
+    image: str
+    status_version: str | None
+    state: str | None
+
+    @property
+    def version(self) -> str:
+        """The version CAS runs: the tag of ``spec.image`` (the plugin's upgrade sets it last)."""
+        return image_tag(self.image)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubectl: str = "kubectl"
+
+    def _get(self, resource: str, name: str, namespace: str | None) -> dict[str, Any] | None:
+        args = [self.kubectl, "get", resource, name, "-o", "json", "--ignore-not-found"]
+        if namespace:
+            args += ["-n", namespace]
+        try:
+            proc = subprocess.run(args, capture_output=True, text=True, timeout=READ_TIMEOUT_SECONDS,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise ClusterError(f"`{' '.join(args)}` did not answer within {READ_TIMEOUT_SECONDS} s") from exc
+        except FileNotFoundError as exc:
+            raise ClusterError(f"'{self.kubectl}' is not on PATH: install kubectl") from exc
+        if proc.returncode != 0:
+            raise ClusterError(f"`{' '.join(args)}` failed: {clean(proc.stderr, ()).strip()}")
+        if not proc.stdout.strip():
+            return None
+        result: dict[str, Any] = json.loads(proc.stdout)
+        return result
+
+    def namespace_exists(self, namespace: str) -> bool:
+        return self._get("namespaces", namespace, None) is not None
+
+    def cas(self, name: str, namespace: str) -> CasState | None:
+        obj = self._get(CAS_RESOURCE, name, namespace)
+        if obj is None:
+            return None
+        status = obj.get("status") or {}
+        return CasState(image=(obj.get("spec") or {}).get("image", ""), status_version=status.get("version"),
+                        state=status.get("state"))
+
+    def database_pvc_exists(self, cas_name: str, namespace: str) -> bool:
+        return self._get("persistentvolumeclaims", f"database-{cas_name}-0", namespace) is not None
+
+    def vault_exists(self, name: str, namespace: str) -> bool:
+        return self._get(VAULT_RESOURCE, name, namespace) is not None

@@ -1,0 +1,153 @@
+"""``CasOwner``: wires the CAS owner's resources from ``scone:provisioning`` and exposes the upgrade gate.
+
+Why this shape (dependency order is the point):
+- ``upgrade_gate`` (a ``CasVersionGate``) is what the operator release, LAS and SGXPlugin depend on.
+  With provisioning enabled it follows ``CasUpgrade`` (pre-upgrade backup + ``--upgrade``), so a
+  ``serviceVersion`` bump upgrades CAS first, and if that fails nothing else changes version. Without
+  owner credentials the gate still exists and refuses the bump while CAS runs the old version.
+- The gate and the upgrade do NOT depend on the CAS CR: the CR needs the operator's CRDs and
+  webhooks, and the operator depends on the gate (a cycle otherwise). On a first install there is
+  no CAS yet, so the gate passes and nothing is upgraded.
+- ``CasProvisioning`` runs after the CAS CR exists (``cas_cr``) and after the gate.
+- ``CasRecovery`` only with ``managementState: Unmanaged`` and ``recovery.snapshotDir``;
+  switching back to Managed later adopts the recovered CAS (``CasProvisioning`` finds it provisioned).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from components.owner.config import OwnerSettings, expand_dir
+from components.owner.resources import CasProvisioning, CasRecovery, CasUpgrade, CasVersionGate, VaultProvisioning
+
+MANAGEMENT_STATES = ("Managed", "Unmanaged")
+MAX_CAS_NAME = 15
+
+
+@dataclass
+class CasOwnerArgs:
+    """What the stack hands the owner component (see the brief's interface)."""
+
+    settings: OwnerSettings
+    cas_name: str
+    namespace: str
+    service_version: str
+    image_repo: str
+    image_prefix: str
+    supported_versions: list[str] = field(default_factory=list)  # oldest -> newest
+    management_state: str = "Managed"
+    dcap_key: pulumi.Output[str] | None = None
+    cas_cr: pulumi.Resource | None = None
+    kubectl: str = "kubectl"
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def identity_backup_warning(settings: OwnerSettings) -> str | None:
+    """A warning when the owner identity exists but has no (identical) backup copy; read-only."""
+    live = settings.target_path / "identity" / "config.json"
+    if not live.is_file():
+        return None
+    if settings.identity_backup_dir is None:
+        return (f"The CAS owner identity {live} has no backup copy configured: copy {live.parent} to safe storage "
+                "and set provisioning.identityBackupDir to it. Without it, losing this machine loses CAS ownership.")
+    copy = expand_dir(settings.identity_backup_dir) / "config.json"
+    if _sha256(copy) != _sha256(live):
+        return (f"provisioning.identityBackupDir has no identical copy of {live} (looked for {copy}): refresh your "
+                "backup of the owner identity before upgrading or recovering CAS.")
+    return None
+
+
+class CasOwner(pulumi.ComponentResource):
+    """The CAS owner's operations for one CAS: upgrade gate, provisioning, recovery, vault."""
+
+    upgrade_gate: pulumi.Resource
+    public_keys: pulumi.Output[Any]
+    cas_version: pulumi.Output[Any]
+    backup_path: pulumi.Output[Any]
+    backup_sha256: pulumi.Output[Any]
+
+    def __init__(self, name: str, args: CasOwnerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("scone:index:CasOwner", name, None, opts)
+        settings = args.settings
+        if len(args.cas_name) > MAX_CAS_NAME:
+            raise ValueError(f"CAS name '{args.cas_name}' is {len(args.cas_name)} characters long: kubectl-provision "
+                             f"accepts at most {MAX_CAS_NAME}; choose a shorter CAS name")
+        if args.management_state not in MANAGEMENT_STATES:
+            raise ValueError(f"managementState '{args.management_state}' is not allowed: use Managed or Unmanaged")
+        if args.supported_versions and args.service_version not in args.supported_versions:
+            raise ValueError(f"serviceVersion '{args.service_version}' is not in the support matrix "
+                             f"({', '.join(args.supported_versions)}): pick a supported version")
+        managed = args.management_state == "Managed"
+        child = pulumi.ResourceOptions(parent=self)
+
+        if settings.enabled:
+            if not settings.target_path.is_dir():
+                pulumi.log.warn(f"provisioning.targetDir {settings.target_path} does not exist on this machine: "
+                                "owner operations will fail their preflight until it does", resource=self)
+            warning = identity_backup_warning(settings)
+            if warning:
+                pulumi.log.warn(warning, resource=self)
+            if managed and settings.recovery.snapshot_dir:
+                pulumi.log.warn("provisioning.recovery.snapshotDir is ignored while managementState is Managed "
+                                "(recovery runs only Unmanaged); remove it once a recovery is done", resource=self)
+
+        common = self._common_props(args)
+        gate_deps: list[pulumi.Resource] = []
+        upgrade: CasUpgrade | None = None
+        recovery: CasRecovery | None = None
+        provisioning: CasProvisioning | None = None
+        if settings.enabled and managed:
+            upgrade = CasUpgrade(f"{name}-cas-upgrade", common, child)
+            gate_deps.append(upgrade)
+        if settings.enabled and not managed and settings.recovery.snapshot_dir:
+            recovery = CasRecovery(f"{name}-cas-recovery",
+                                   {**common, "snapshotDir": str(expand_dir(settings.recovery.snapshot_dir))}, child)
+            gate_deps.append(recovery)
+
+        self.upgrade_gate = CasVersionGate(
+            f"{name}-cas-version-gate",
+            {"casName": args.cas_name, "namespace": args.namespace, "version": args.service_version,
+             "ownerManaged": settings.enabled, "kubectl": args.kubectl},
+            pulumi.ResourceOptions(parent=self, depends_on=gate_deps),
+        )
+        if settings.enabled and managed:
+            deps: list[pulumi.Resource] = [self.upgrade_gate] + ([args.cas_cr] if args.cas_cr is not None else [])
+            provisioning = CasProvisioning(f"{name}-cas-provisioning", common,
+                                           pulumi.ResourceOptions(parent=self, depends_on=deps))
+            if settings.vault.enabled:
+                VaultProvisioning(f"{name}-vault-{settings.vault.name}", {**common, "vaultName": settings.vault.name},
+                                  pulumi.ResourceOptions(parent=self, depends_on=[provisioning]))
+
+        keys_from = provisioning or recovery
+        self.public_keys = keys_from.public_keys if keys_from else pulumi.Output.from_input(None)
+        self.cas_version = self.upgrade_gate.cas_version
+        self.backup_path = upgrade.backup_path if upgrade else pulumi.Output.from_input(None)
+        self.backup_sha256 = upgrade.backup_sha256 if upgrade else pulumi.Output.from_input(None)
+        self.register_outputs({"publicKeys": self.public_keys, "casVersion": self.cas_version,
+                               "backupPath": self.backup_path, "backupSha256": self.backup_sha256})
+
+    @staticmethod
+    def _common_props(args: CasOwnerArgs) -> dict[str, Any]:
+        settings = args.settings
+        backup = settings.backup_path
+        props: dict[str, Any] = {
+            "casName": args.cas_name, "namespace": args.namespace, "version": args.service_version,
+            "imageRepo": args.image_repo, "imagePrefix": args.image_prefix,
+            "targetDir": str(settings.target_path),
+            "backupDir": str(backup) if backup else None,
+            "workDir": str((backup or settings.target_path) / "work" / f"{args.cas_name}-{args.namespace}"),
+            "timeoutSeconds": settings.plugin_timeout_seconds, "maxAttempts": settings.max_attempts,
+            "backoffSeconds": settings.backoff_seconds, "supportedVersions": list(args.supported_versions),
+            "kubectl": args.kubectl,
+        }
+        if args.dcap_key is not None:
+            props["dcapKey"] = pulumi.Output.secret(args.dcap_key)
+        return props
