@@ -57,7 +57,7 @@ binaries_of() {
     k8s) echo "kube-apiserver kube-controller-manager kube-scheduler" ;;
     pulumi) echo "pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python" ;;
     kubernetes) echo "pulumi-resource-kubernetes" ;;
-    kwok) echo "kwok" ;;
+    kwok) echo "kwok kwok-stages.yaml" ;;
     etcd) echo "" ;;
   esac
 }
@@ -83,7 +83,7 @@ is_current() {
   local tool=$1 b
   if [ "$tool" = etcd ]; then command -v etcd >/dev/null 2>&1; return; fi
   [ -f "$STAMPS/$tool" ] && [ "$(cat "$STAMPS/$tool")" = "$(stamp_key "$tool")" ] || return 1
-  for b in $(binaries_of "$tool"); do [ -x "$BIN/$b" ] || return 1; done
+  for b in $(binaries_of "$tool"); do [ -e "$BIN/$b" ] || return 1; done
 }
 
 build_etcd() {
@@ -101,7 +101,19 @@ build_etcd() {
 }
 
 build_kwok() {
-  GOBIN="$BIN" nice -n "$NICE" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  local src f
+  GOBIN="$BIN" nice -n "$NICE" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
+    || return 1
+  # kwok v0.8 starts only with stages configured; take upstream's "fast" node/pod
+  # stages and the lease heartbeat from the same module (what kwokctl uses).
+  src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') || return 1
+  : > "$BIN/kwok-stages.yaml"
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    [ -f "$src/kustomize/stage/$f" ] || { echo "kwok stage file missing: $f"; return 1; }
+    { echo "---"; cat "$src/kustomize/stage/$f"; } >> "$BIN/kwok-stages.yaml"
+  done
 }
 
 build_k8s() {

@@ -1,0 +1,1 @@
+"""Local control plane, fake SGX nodes, simulated SCONE operator, Pulumi environment."""

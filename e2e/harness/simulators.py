@@ -1,0 +1,65 @@
+"""Process entry point running the harness's simulated controllers in one loop.
+
+Why one host process: the real components (scone-operator, a CSI provisioner) would
+run as pods, but kwok runs no containers; a host process talking to the API server
+over loopback behaves the same from the cluster's point of view.
+Run: python -m e2e.harness.simulators --server URL --ca CA --cert CRT --key KEY
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+
+from e2e.harness.kube_api import KubeApi, KubeCredentials
+from e2e.harness.operator_sim import OperatorSim
+from e2e.harness.zonal_provisioner import ZonalProvisioner
+
+
+def default_cas_db_dir() -> Path:
+    """Where the fake kubectl-provision keeps each CAS's database stand-in."""
+    state = os.environ.get("FAKE_SCONE_STATE_DIR") or str(Path.home() / ".fake-scone")
+    return Path(state) / "casdb"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--ca", required=True, type=Path)
+    ap.add_argument("--cert", required=True, type=Path)
+    ap.add_argument("--key", required=True, type=Path)
+    ap.add_argument("--cas-db-dir", type=Path, default=None)
+    ap.add_argument("--interval", type=float, default=0.3)
+    args = ap.parse_args(argv)
+
+    stop = False
+
+    def on_term(_sig: int, _frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    api = KubeApi(KubeCredentials(args.server, args.ca, args.cert, args.key))
+    loops = [ZonalProvisioner(api), OperatorSim(api, args.cas_db_dir or default_cas_db_dir())]
+    print(f"simulators: started against {args.server}", flush=True)
+    while not stop:
+        for loop in loops:
+            try:
+                loop.reconcile()
+            except Exception:  # noqa: BLE001 - a controller logs and retries, never dies
+                print(f"simulators: {type(loop).__name__} error:\n{traceback.format_exc()}",
+                      file=sys.stderr, flush=True)
+        time.sleep(args.interval)
+    print("simulators: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
