@@ -158,8 +158,16 @@ class Harness:
     def creds_dir(self) -> Path:
         return self.root / "secret"
 
-    def write_secret(self, endpoint: str | None = None, **extra: str) -> None:
-        self.creds_dir.mkdir(parents=True, exist_ok=True)
+    @property
+    def direct_creds_dir(self) -> Path:
+        """A second Secret pointing straight at the store (bypassing any fault proxy)."""
+        return self.root / "secret-direct"
+
+    def write_secret(
+        self, endpoint: str | None = None, directory: Path | None = None, **extra: str
+    ) -> None:
+        directory = directory or self.creds_dir
+        directory.mkdir(parents=True, exist_ok=True)
         values = {
             "AWS_ACCESS_KEY_ID": ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
@@ -169,7 +177,7 @@ class Harness:
             **extra,
         }
         for key, value in values.items():
-            (self.creds_dir / key).write_text(value)
+            (directory / key).write_text(value)
 
     def write_snapshot(self, db: bytes, key_store: bytes) -> None:
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
@@ -227,8 +235,12 @@ class Harness:
             if k.endswith("/manifest.json")
         ]
 
+    def direct(self) -> dict[str, str]:
+        """Env for a CLI call that talks to the store directly (the test's own view)."""
+        return {"S3_CREDENTIALS_DIR": str(self.direct_creds_dir)}
+
     def listed(self, *extra: str) -> list[dict[str, Any]]:
-        result = self.run("list", "--json", *extra)
+        result = self.run("list", "--json", *extra, env=self.direct())
         assert result.returncode == 0, result.stderr
         return list(json.loads(result.stdout))
 
@@ -242,6 +254,7 @@ def new_harness(root: Path, s3: ServerProcess, endpoint: str | None = None) -> H
     admin.create_bucket(Bucket=bucket)
     harness = Harness(root=root, s3_url=s3.url, bucket=bucket, admin=admin)
     harness.write_secret(endpoint=endpoint)
+    harness.write_secret(directory=harness.direct_creds_dir)
     return harness
 
 

@@ -130,7 +130,9 @@ class Proxy(BaseHTTPRequestHandler):
             for name, value in response.getheaders():
                 if name.lower() not in ("connection", "transfer-encoding", "content-length"):
                     self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
+            # A HEAD answer carries the object's length, not that of its (empty) body.
+            length = response.getheader("Content-Length") if method == "HEAD" else None
+            self.send_header("Content-Length", length or str(len(data)))
             self.end_headers()
             if method != "HEAD":
                 self.wfile.write(data)

@@ -1,0 +1,210 @@
+"""Faults between the backupper and the store: 500/503 answers, throttling, slow responses,
+connections dropped or bytes damaged mid-upload, and the store process killed mid-upload.
+
+After every scenario the same check holds: every complete set verifies byte for byte, no set
+without a manifest is listed, and no multipart upload is left behind once a run succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import FaultProxy, Harness, ServerProcess, log_lines, new_harness, start_moto, wait_until
+
+SIZE = 12 * 1024 * 1024 + 17  # three 5 MiB parts: faults can hit the middle one
+
+
+@pytest.fixture
+def proxy(moto: ServerProcess) -> Iterator[FaultProxy]:
+    server = FaultProxy(moto)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def faulty(tmp_path: Path, moto: ServerProcess, proxy: FaultProxy) -> Harness:
+    """A harness whose Secret points at the fault proxy instead of the store itself."""
+    return new_harness(tmp_path, moto, endpoint=proxy.url)
+
+
+def assert_store_consistent(harness: Harness) -> None:
+    listed = harness.listed("--all")
+    assert listed, "expected at least one set"
+    assert all(s["status"] == "complete" for s in harness.listed())
+    verify = harness.run("verify", "--set", "all", env=harness.direct())
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stdout.count(" OK ") == len(harness.listed())
+    assert harness.uploads() == []
+
+
+def _retries(stderr: str) -> list[dict[str, object]]:
+    return [r for r in log_lines(stderr) if r["msg"] == "retrying S3 request"]
+
+
+def test_500_and_503_slowdown_answers_are_retried(faulty: Harness, proxy: FaultProxy) -> None:
+    faulty.write_snapshot(os.urandom(SIZE), b"ks")
+    proxy.set_rules(
+        [
+            {"method": "PUT", "query": "partNumber=2", "action": "status", "status": 503,
+             "code": "SlowDown", "times": 2},
+            {"method": "POST", "query": "uploadId", "action": "status", "status": 500,
+             "code": "InternalError", "times": 1},
+            {"method": "PUT", "path": "manifest.json", "action": "status", "status": 503,
+             "code": "ServiceUnavailable", "times": 1},
+        ]
+    )
+
+    result = faulty.run("run")
+
+    assert result.returncode == 0, result.stderr
+    fired = [e.get("status") for e in proxy.events()]
+    assert fired.count(503) == 3 and fired.count(500) == 1
+    assert {r["error"] for r in _retries(result.stderr)} >= {"SlowDown", "InternalError"}
+    assert_store_consistent(faulty)
+
+
+def test_persistent_5xx_fails_the_run_without_committing_a_set(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    faulty.write_snapshot(os.urandom(SIZE), b"ks")
+    proxy.set_rules(
+        [{"method": "PUT", "query": "partNumber=3", "action": "status", "status": 500,
+          "times": 1000}]
+    )
+
+    result = faulty.run("run", env={"S3_MAX_ATTEMPTS": "3"})
+
+    assert result.returncode == 6
+    assert "after 3 attempts" in result.stderr
+    assert faulty.manifests() == []
+    assert faulty.listed() == []
+    assert faulty.uploads() == [], "the failed run aborts its own multipart upload"
+
+
+def test_slow_responses_beyond_the_read_timeout_are_retried(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    faulty.write_snapshot(os.urandom(SIZE), b"ks")
+    proxy.set_rules(
+        [
+            {"method": "PUT", "query": "partNumber=2", "action": "delay", "seconds": 3,
+             "times": 1},
+            {"method": "PUT", "query": "partNumber=1", "action": "delay", "seconds": 0.3,
+             "times": 1},
+        ]
+    )
+
+    result = faulty.run("run", env={"S3_READ_TIMEOUT_SECONDS": "1"})
+
+    assert result.returncode == 0, result.stderr
+    assert any(r["error"] == "ReadTimeoutError" for r in _retries(result.stderr))
+    assert_store_consistent(faulty)
+
+
+def test_connection_dropped_mid_part_is_retried(faulty: Harness, proxy: FaultProxy) -> None:
+    faulty.write_snapshot(os.urandom(SIZE), b"ks")
+    proxy.set_rules([{"method": "PUT", "query": "partNumber=2", "action": "drop", "times": 2}])
+
+    result = faulty.run("run")
+
+    assert result.returncode == 0, result.stderr
+    assert [e["action"] for e in proxy.events()].count("drop") == 2
+    assert_store_consistent(faulty)
+
+
+def test_bytes_damaged_in_transit_are_detected_and_the_part_resent(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    db = os.urandom(SIZE)
+    faulty.write_snapshot(db, b"ks")
+    proxy.set_rules([{"method": "PUT", "query": "partNumber=2", "action": "corrupt", "times": 1}])
+
+    result = faulty.run("run")
+
+    assert result.returncode == 0, result.stderr
+    assert any(r["error"] == "TransientMismatch" for r in _retries(result.stderr))
+    assert_store_consistent(faulty)
+    db_key = next(k for k in faulty.keys() if k.endswith("/cas.db"))
+    assert faulty.admin.get_object(Bucket=faulty.bucket, Key=db_key)["Body"].read() == db
+
+
+def test_store_killed_mid_upload_and_back_soon_completes_the_run(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    faulty.write_snapshot(os.urandom(SIZE), b"ks")
+    proxy.set_rules([{"method": "PUT", "query": "partNumber=2", "action": "hold"}])
+    run = faulty.popen("run", env={"S3_MAX_ATTEMPTS": "30", "S3_RETRY_MAX_SECONDS": "1"})
+
+    wait_until(lambda: any(e["action"] == "hold" for e in proxy.events()), "upload in flight")
+    proxy.kill()  # the endpoint process dies mid-upload
+    proxy.start()  # and comes back on the same port
+    _, stderr = run.communicate(timeout=300)
+
+    assert run.returncode == 0, stderr
+    assert _retries(stderr), "the dropped part must have been retried"
+    assert_store_consistent(faulty)
+
+
+def test_store_killed_mid_upload_and_down_fails_then_next_run_recovers(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    faulty.write_snapshot(os.urandom(SIZE), b"ks")
+    assert faulty.run("run").returncode == 0  # an earlier good set
+    faulty.write_snapshot(os.urandom(SIZE), b"ks2")
+    proxy.set_rules([{"method": "PUT", "query": "partNumber=2", "action": "hold"}])
+    run = faulty.popen("run", env={"S3_MAX_ATTEMPTS": "3"})
+    wait_until(lambda: any(e["action"] == "hold" for e in proxy.events()), "upload in flight")
+
+    proxy.kill()
+    _, stderr = run.communicate(timeout=300)
+
+    assert run.returncode == 6, stderr
+    failure = [r for r in log_lines(stderr) if r["level"] == "error"][-1]
+    assert failure["kind"] == "store"
+    assert len(faulty.manifests()) == 1, "the interrupted set must not be committed"
+    assert len(faulty.listed()) == 1
+    assert len(faulty.uploads()) == 1, "the dead endpoint left an orphaned multipart upload"
+
+    proxy.start()
+    recovered = faulty.run("run")
+
+    assert recovered.returncode == 0, recovered.stderr
+    assert any(r["msg"] == "aborted orphaned multipart upload" for r in log_lines(recovered.stderr))
+    assert len(faulty.listed()) == 2
+    assert_store_consistent(faulty)
+
+
+def test_real_store_process_killed_mid_upload_fails_cleanly_and_recovers_after_restart(
+    tmp_path: Path,
+) -> None:
+    store = start_moto()
+    front = FaultProxy(store)
+    front.start()
+    try:
+        harness = new_harness(tmp_path, store, endpoint=front.url)
+        harness.write_snapshot(os.urandom(SIZE), b"ks")
+        front.set_rules([{"method": "PUT", "query": "partNumber=2", "action": "hold"}])
+        run = harness.popen(
+            "run", env={"S3_MAX_ATTEMPTS": "3", "S3_READ_TIMEOUT_SECONDS": "2"}
+        )
+        wait_until(lambda: any(e["action"] == "hold" for e in front.events()), "upload in flight")
+
+        store.kill()  # the S3 server itself (all its in-memory state) is gone
+        _, stderr = run.communicate(timeout=300)
+
+        assert run.returncode == 6, stderr
+        assert "Traceback" not in stderr
+        store.start()  # back on the same port, empty, as a rebuilt store would be
+        harness.admin.create_bucket(Bucket=harness.bucket)
+        front.set_rules([])
+        again = harness.run("run")
+        assert again.returncode == 0, again.stderr
+        assert_store_consistent(harness)
+    finally:
+        front.stop()
+        store.stop()

@@ -1,0 +1,97 @@
+"""An incomplete or odd snapshot is refused before anything is uploaded."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .conftest import Harness, log_lines
+
+
+def _refused(harness: Harness) -> str:
+    result = harness.run("run")
+    assert result.returncode == 5, result.stderr
+    assert harness.keys() == [], "nothing may be uploaded for a refused snapshot"
+    assert harness.uploads() == []
+    return result.stderr
+
+
+def test_snapshot_without_key_store_is_refused(harness: Harness) -> None:
+    harness.snapshot_dir.mkdir(parents=True)
+    (harness.snapshot_dir / "cas.db").write_bytes(os.urandom(9 * 1024 * 1024))
+    assert "cas.key-store missing" in _refused(harness)
+
+
+def test_snapshot_without_database_is_refused(harness: Harness) -> None:
+    harness.snapshot_dir.mkdir(parents=True)
+    (harness.snapshot_dir / "cas.key-store").write_bytes(b"ks")
+    assert "cas.db missing" in _refused(harness)
+
+
+@pytest.mark.parametrize("empty", ["cas.db", "cas.key-store"])
+def test_snapshot_with_an_empty_file_is_refused(harness: Harness, empty: str) -> None:
+    harness.write_snapshot(os.urandom(1000), b"ks")
+    (harness.snapshot_dir / empty).write_bytes(b"")
+    assert f"{empty!r} is empty" in _refused(harness)
+
+
+def test_snapshot_with_unexpected_file_is_refused(harness: Harness) -> None:
+    harness.write_snapshot(os.urandom(1000), b"ks")
+    (harness.snapshot_dir / "cas.db-wal").write_bytes(b"x")
+    assert "unexpected entry 'cas.db-wal'" in _refused(harness)
+
+
+def test_snapshot_file_that_is_a_symlink_is_refused_with_a_hint(harness: Harness) -> None:
+    harness.write_snapshot(os.urandom(1000), b"ks")
+    real = harness.root / "elsewhere.db"
+    real.write_bytes(b"data")
+    (harness.snapshot_dir / "cas.db").unlink()
+    (harness.snapshot_dir / "cas.db").symlink_to(real)
+    assert "tar -h" in _refused(harness)
+
+
+def test_last_completed_as_a_symlink_to_a_directory_is_followed(harness: Harness) -> None:
+    """Upstream leaves open whether last-completed is a dir or a symlink; both must work."""
+    real = harness.root / "snapshots" / "snapshot-0042"
+    real.mkdir(parents=True)
+    (real / "cas.db").write_bytes(b"db-bytes")
+    (real / "cas.key-store").write_bytes(b"ks-bytes")
+    harness.snapshot_dir.symlink_to(real, target_is_directory=True)
+
+    result = harness.run("run")
+
+    assert result.returncode == 0, result.stderr
+    assert len(harness.manifests()) == 1
+
+
+def test_failing_source_command_reports_its_exit_status_and_stderr(harness: Harness) -> None:
+    result = harness.run(
+        "run", env={"SNAPSHOT_DIR": str(harness.root / "no-such-dir")}
+    )
+    assert result.returncode == 4
+    (error,) = [r for r in log_lines(result.stderr) if r["level"] == "error"]
+    assert error["kind"] == "source"
+    assert "no-such-dir" in error["msg"]
+    assert harness.keys() == []
+
+
+def test_source_command_that_is_not_installed_is_a_source_error(harness: Harness) -> None:
+    result = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": "no-such-binary-xyz cf -"})
+    assert result.returncode == 4
+    assert "cannot start the snapshot source command 'no-such-binary-xyz'" in result.stderr
+
+
+def test_source_output_that_is_not_tar_is_refused(harness: Harness) -> None:
+    result = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": "echo hello"})
+    assert result.returncode == 4
+    assert "not a tar stream" in result.stderr
+    assert harness.keys() == []
+
+
+def test_truncated_tar_stream_is_refused(harness: Harness) -> None:
+    harness.write_snapshot(os.urandom(200_000), b"ks")
+    command = "sh -c 'tar cf - -C {snapshot_dir} . | head -c 100000'"
+    result = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": command})
+    assert result.returncode in (4, 5), result.stderr
+    assert harness.keys() == []
