@@ -19,7 +19,7 @@ Test hooks (env vars):
   SHA-256 of ``DCAP_KEY`` (never the key itself).
 - ``FAKE_SCONE_CONTROL``: a JSON file ``{"rules": [{"match": "--upgrade", "action": "fail"|"hang"|
   "partial", "times": 2, "exit": 1, "message": "..."}]}``. A rule applies when ``match`` is a
-  substring of the space-joined argv; ``times`` counts down (absent = always). ``fail`` exits with
+  substring of the space-joined argv (equal to it with ``"exact": true``); ``times`` counts down (absent = always). ``fail`` exits with
   coloured stderr before doing anything, ``hang`` sleeps until killed (upstream's unbounded waits),
   ``partial`` runs the operation but prints only the first half of its stdout and exits ``exit``
   (default 0) — as when the CLI's output is cut short.
@@ -258,14 +258,21 @@ class Plugin:
             error_exit(f"Namespace '{self.ns}' cannot be retrieved")
         if not self.target.is_dir() or not os.access(self.target, os.W_OK):
             error_exit(f"Target directory '{self.target}' does not exist or is not writable")
+        # upstream: `ps axx | grep port-forward` must find nothing but the grep itself. Tests share the
+        # machine with other people's port-forwards, so FAKE_SCONE_PORT_FORWARD_MARKER (if set) limits
+        # the count to processes carrying the same marker in their environment.
+        marker = self.env.get("FAKE_SCONE_PORT_FORWARD_MARKER")
         others = 0
         for proc in Path("/proc").glob("[0-9]*"):
             try:
                 cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+                if b"port-forward" not in cmd or int(proc.name) == os.getpid():
+                    continue
+                if marker and f"FAKE_SCONE_PORT_FORWARD_MARKER={marker}".encode() not in (proc / "environ").read_bytes():
+                    continue
             except OSError:
                 continue
-            if b"port-forward" in cmd and int(proc.name) != os.getpid():
-                others += 1
+            others += 1
         if others:
             error_exit("There is already a port-forward running. Please stop it first (kubectl port-forward).")
 
@@ -543,7 +550,8 @@ def injected_rule(argv: list[str]) -> dict[str, Any] | None:
         fcntl.flock(handle, fcntl.LOCK_EX)
         control = json.load(handle)
         for rule in control.get("rules", []):
-            if rule.get("match", "") in joined and rule.get("times", 1) != 0:
+            hit = joined == rule.get("match") if rule.get("exact") else rule.get("match", "") in joined
+            if hit and rule.get("times", 1) != 0:
                 if "times" in rule:
                     rule["times"] -= 1
                 handle.seek(0)
@@ -558,7 +566,9 @@ def main(argv: list[str]) -> int:
     rule = injected_rule(argv)
     if rule and rule["action"] == "fail":
         print("Exit: 1", flush=True)
-        print(f"{RED}ERROR: {rule.get('message', 'injected failure')}{RESET}", file=sys.stderr)
+        # "{DCAP_KEY}" in a message echoes the key, as `--debug` (set -x) output would: redaction tests use it.
+        message = str(rule.get("message", "injected failure")).replace("{DCAP_KEY}", os.environ.get("DCAP_KEY", ""))
+        print(f"{RED}ERROR: {message}{RESET}", file=sys.stderr)
         print(f'{RED}"scone cas provision" command failed - exiting.{RESET}', file=sys.stderr)
         return int(rule.get("exit", 1))
     if rule and rule["action"] == "hang":
