@@ -8,7 +8,9 @@ Why this shape (dependency order is the point):
 - The gate and the upgrade do NOT depend on the CAS CR: the CR needs the operator's CRDs and
   webhooks, and the operator depends on the gate (a cycle otherwise). On a first install there is
   no CAS yet, so the gate passes and nothing is upgraded.
-- ``CasProvisioning`` runs after the CAS CR exists (``cas_cr``) and after the gate.
+- ``CasProvisioning`` runs after the CAS CR exists (``cas_cr``) and after the gate. Because the CR
+  can only be declared after the operator, the stack may build ``CasOwner`` without ``cas_cr`` and
+  call ``complete(cas_cr)`` once the CR is declared.
 - ``CasRecovery`` only with ``managementState: Unmanaged`` and ``recovery.snapshotDir``;
   switching back to Managed later adopts the recovered CAS (``CasProvisioning`` finds it provisioned).
 """
@@ -103,7 +105,6 @@ class CasOwner(pulumi.ComponentResource):
         gate_deps: list[pulumi.Resource] = []
         upgrade: CasUpgrade | None = None
         recovery: CasRecovery | None = None
-        provisioning: CasProvisioning | None = None
         if settings.enabled and managed:
             upgrade = CasUpgrade(f"{name}-cas-upgrade", common, child)
             gate_deps.append(upgrade)
@@ -118,19 +119,36 @@ class CasOwner(pulumi.ComponentResource):
              "ownerManaged": settings.enabled, "kubectl": args.kubectl},
             pulumi.ResourceOptions(parent=self, depends_on=gate_deps),
         )
-        if settings.enabled and managed:
-            deps: list[pulumi.Resource] = [self.upgrade_gate] + ([args.cas_cr] if args.cas_cr is not None else [])
-            provisioning = CasProvisioning(f"{name}-cas-provisioning", common,
-                                           pulumi.ResourceOptions(parent=self, depends_on=deps))
-            if settings.vault.enabled:
-                VaultProvisioning(f"{name}-vault-{settings.vault.name}", {**common, "vaultName": settings.vault.name},
-                                  pulumi.ResourceOptions(parent=self, depends_on=[provisioning]))
-
-        keys_from = provisioning or recovery
-        self.public_keys = keys_from.public_keys if keys_from else pulumi.Output.from_input(None)
-        self.cas_version = self.upgrade_gate.cas_version
+        self._name, self._args, self._common = name, args, common
+        self._upgrade, self._recovery = upgrade, recovery
+        self._completed = False
         self.backup_path = upgrade.backup_path if upgrade else pulumi.Output.from_input(None)
         self.backup_sha256 = upgrade.backup_sha256 if upgrade else pulumi.Output.from_input(None)
+        self.cas_version = self.upgrade_gate.cas_version
+        self.public_keys = recovery.public_keys if recovery else pulumi.Output.from_input(None)
+        if args.cas_cr is not None:
+            self.complete(args.cas_cr)
+
+    def complete(self, cas_cr: pulumi.Resource | None) -> None:
+        """Second phase: provisioning (and vault) once the CAS CR resource exists; registers outputs.
+
+        Why two phases: the CAS CR needs the operator, the operator needs ``upgrade_gate``; so the
+        stack builds ``CasOwner`` (gate) first, then the operator and the CAS CR, then calls this.
+        Passing ``cas_cr`` in ``CasOwnerArgs`` does both phases at once.
+        """
+        if self._completed:
+            raise RuntimeError("CasOwner.complete() was already called")
+        self._completed = True
+        args, settings = self._args, self._args.settings
+        if settings.enabled and args.management_state == "Managed":
+            deps: list[pulumi.Resource] = [self.upgrade_gate] + ([cas_cr] if cas_cr is not None else [])
+            provisioning = CasProvisioning(f"{self._name}-cas-provisioning", self._common,
+                                           pulumi.ResourceOptions(parent=self, depends_on=deps))
+            self.public_keys = provisioning.public_keys
+            if settings.vault.enabled:
+                VaultProvisioning(f"{self._name}-vault-{settings.vault.name}",
+                                  {**self._common, "vaultName": settings.vault.name},
+                                  pulumi.ResourceOptions(parent=self, depends_on=[provisioning]))
         self.register_outputs({"publicKeys": self.public_keys, "casVersion": self.cas_version,
                                "backupPath": self.backup_path, "backupSha256": self.backup_sha256})
 

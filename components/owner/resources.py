@@ -26,17 +26,35 @@ from components.owner.providers import (
 _SECRET_OUTPUTS = ["dcapKey"]
 
 
+class _OwnerResource(Resource):
+    """Pulumi sets one ``Output`` attribute per property under its wire name (``casVersion``);
+    the snake_case properties below are typed views of those."""
+
+    def _out(self, key: str) -> pulumi.Output[Any]:
+        value: pulumi.Output[Any] = self.__dict__[key]
+        return value
+
+    @property
+    def cas_version(self) -> pulumi.Output[Any]:
+        return self._out("casVersion")
+
+
 def _opts(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions.merge(opts or pulumi.ResourceOptions(),
                                         pulumi.ResourceOptions(additional_secret_outputs=_SECRET_OUTPUTS))
 
 
-class CasUpgrade(Resource, module="scone", name="CasUpgrade"):
+class CasUpgrade(_OwnerResource, module="scone", name="CasUpgrade"):
     """Backs CAS up and upgrades it to ``version`` before anything else changes version."""
 
-    cas_version: pulumi.Output[str | None]
-    backup_path: pulumi.Output[str | None]
-    backup_sha256: pulumi.Output[str | None]
+    @property
+    def backup_path(self) -> pulumi.Output[Any]:
+        return self._out("backupPath")
+
+    @property
+    def backup_sha256(self) -> pulumi.Output[Any]:
+        return self._out("backupSha256")
+
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         seeded = {"casVersion": None, "backupPath": None, "backupSha256": None, "previousVersion": None,
@@ -44,21 +62,21 @@ class CasUpgrade(Resource, module="scone", name="CasUpgrade"):
         super().__init__(CasUpgradeProvider(), name, seeded, _opts(opts))
 
 
-class CasVersionGate(Resource, module="scone", name="CasVersionGate"):
+class CasVersionGate(_OwnerResource, module="scone", name="CasVersionGate"):
     """Fails the update while CAS does not yet run ``version`` (no owner credentials needed)."""
 
-    cas_version: pulumi.Output[str | None]
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(CasVersionGateProvider(), name, {"casVersion": None, **props}, _opts(opts))
 
 
-class CasProvisioning(Resource, module="scone", name="CasProvisioning"):
+class CasProvisioning(_OwnerResource, module="scone", name="CasProvisioning"):
     """``kubectl provision cas``: takes CAS ownership (or adopts a provisioned CAS) and reads its public keys."""
 
-    public_keys: pulumi.Output[dict[str, str]]
-    cas_version: pulumi.Output[str]
-    provisioned: pulumi.Output[bool]
+
+    @property
+    def public_keys(self) -> pulumi.Output[Any]:
+        return self._out("publicKeys")
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         seeded = {"publicKeys": None, "casVersion": None, "provisioned": None, "adopted": None, "provisionedAt": None,
@@ -66,11 +84,13 @@ class CasProvisioning(Resource, module="scone", name="CasProvisioning"):
         super().__init__(CasProvisioningProvider(), name, seeded, _opts(opts))
 
 
-class CasRecovery(Resource, module="scone", name="CasRecovery"):
+class CasRecovery(_OwnerResource, module="scone", name="CasRecovery"):
     """``--cas-database-recovery``: a new CAS from a snapshot directory, refused over an existing CAS or PVC."""
 
-    public_keys: pulumi.Output[dict[str, str]]
-    snapshot_sha256: pulumi.Output[str]
+
+    @property
+    def public_keys(self) -> pulumi.Output[Any]:
+        return self._out("publicKeys")
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         seeded = {"publicKeys": None, "snapshotSha256": None, "recoveredFrom": None, "recoveredAt": None,
@@ -78,10 +98,9 @@ class CasRecovery(Resource, module="scone", name="CasRecovery"):
         super().__init__(CasRecoveryProvider(), name, seeded, _opts(opts))
 
 
-class VaultProvisioning(Resource, module="scone", name="VaultProvisioning"):
+class VaultProvisioning(_OwnerResource, module="scone", name="VaultProvisioning"):
     """``kubectl provision vault``, run only when the Vault CR does not exist yet."""
 
-    vault_provisioned: pulumi.Output[bool]
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         seeded = {"vaultProvisioned": None, "adopted": None, **props}

@@ -47,10 +47,10 @@ def _resource_list(group_version: str, plurals: list[str]) -> dict[str, Any]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _send(self, code: int, body: Any) -> None:
@@ -99,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         path = urlparse(self.path).path.rstrip("/") or "/"
         if self._discovery(path):
             return
@@ -119,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         except StoreError as err:
             self._status(err)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         route = self._route()
         if route is None or route[2]:
             self._status(StoreError(405, "MethodNotAllowed", "POST only on collections"))
@@ -150,11 +150,11 @@ class _Handler(BaseHTTPRequestHandler):
         except StoreError as err:
             self._status(err)
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         body = self._body()
         self._write(lambda _old: body)
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         body = self._body()
         ctype = (self.headers.get("Content-Type") or "").split(";")[0]
         if ctype == "application/json-patch+json":
@@ -162,7 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:  # merge-patch and strategic-merge-patch (no list merge keys on these kinds)
             self._write(lambda old: apply_merge_patch(old, body))
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         route = self._route()
         if route is None or not route[2]:
             self._status(StoreError(405, "MethodNotAllowed", "DELETE needs a named object"))
@@ -195,7 +195,7 @@ class FakeApiServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> "FakeApiServer":
+    def start(self) -> FakeApiServer:
         self._thread.start()
         return self
 

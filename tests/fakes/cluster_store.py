@@ -18,10 +18,11 @@ import fcntl
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 CAS_GROUP = "services.scone.cloud"
 CAS_VERSION = "v1beta1"
@@ -140,7 +141,7 @@ class ClusterStore:
                 meta["namespace"] = namespace
             meta["uid"] = str(uuid.uuid4())
             meta["resourceVersion"] = "1"
-            meta["creationTimestamp"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            meta["creationTimestamp"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             if kind.plural == "namespaces":
                 obj.setdefault("status", {"phase": "Active"})
             self._react(kind, namespace, obj, created=True)

@@ -533,7 +533,7 @@ def log_call(argv: list[str]) -> None:
         return
     dcap = os.environ.get("DCAP_KEY")
     record = {"argv": argv, "cwd": os.getcwd(), "pid": os.getpid(),
-              "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+              "time": datetime.datetime.now(datetime.UTC).isoformat(),
               "env": {k: os.environ.get(k) for k in ("VERSION", "IMAGE_REPO", "IMAGE_PREFIX", "TARGET_DIR", "NAMESPACE")},
               "dcap_key_sha256": hashlib.sha256(dcap.encode()).hexdigest() if dcap else None}
     with open(path, "a") as handle:

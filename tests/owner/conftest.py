@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
