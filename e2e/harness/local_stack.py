@@ -1,0 +1,80 @@
+"""The SCONE program's `local` stack on a LocalCluster: project, secrets, S3 Secret.
+
+Why one place: the demo command and every program e2e test create the stack the
+same way: the S3 credentials Secret that `backup.s3Creds` names exists in the
+cluster first, `pulumi stack init` uses the passphrase provider, and credentials
+(DCAP key) are set with `config set --secret`, never written in plain text.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from e2e.harness.cluster import LocalCluster
+from e2e.harness.pulumi_env import PulumiWorkspace
+from e2e.harness.scone_project import make_project, write_stack_config
+from e2e.harness.tools import Tools
+
+S3_SECRET_NAME = "scone-local-s3"
+S3_SECRET_NAMESPACE = "default"
+
+
+@dataclass
+class LocalSconeStack:
+    """A stack of the real program against `cluster`, state under `workdir`."""
+
+    tools: Tools
+    cluster: LocalCluster
+    workdir: Path
+    stack: str = "local"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    dcap_key: str = field(default_factory=lambda: "DCAP-" + secrets.token_hex(16))
+    s3_access_key_id: str = field(default_factory=lambda: "AKIA" + secrets.token_hex(8).upper())
+    s3_secret_access_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    bucket: str = "scone-local-backups"
+    ws: PulumiWorkspace | None = None
+
+    @property
+    def project_dir(self) -> Path:
+        return self.workdir / "project"
+
+    def create(self) -> PulumiWorkspace:
+        self.ensure_s3_secret()
+        make_project(self.project_dir, self.stack, self.overrides)
+        ws = PulumiWorkspace(self.tools, self.project_dir, self.workdir / "state", self.cluster.kubeconfig)
+        ws.stack_init(self.stack)
+        ws.run("config", "set", "--secret", "scone:dcapKey", self.dcap_key, check=True)
+        self.ws = ws
+        return ws
+
+    def reconfigure(self, overrides: dict[str, Any]) -> None:
+        """Replace the test's overrides (secrets already set stay)."""
+        self.overrides = overrides
+        write_stack_config(self.project_dir, self.stack, overrides)
+
+    def ensure_s3_secret(self) -> None:
+        def b64(s: str) -> str:
+            return base64.b64encode(s.encode()).decode()
+
+        self.cluster.kubectl_apply({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": S3_SECRET_NAME, "namespace": S3_SECRET_NAMESPACE},
+            "type": "Opaque",
+            "data": {
+                "AWS_ACCESS_KEY_ID": b64(self.s3_access_key_id),
+                "AWS_SECRET_ACCESS_KEY": b64(self.s3_secret_access_key),
+                "BUCKET_NAME": b64(self.bucket),
+                "AWS_REGION": b64("local"),
+                "S3_ENDPOINT": b64(self.s3_endpoint),
+            },
+        })
+
+    def sentinels(self) -> dict[str, str]:
+        """Every credential whose plain text must never reach state or logs."""
+        return {"dcapKey": self.dcap_key, "s3AccessKeyId": self.s3_access_key_id,
+                "s3SecretAccessKey": self.s3_secret_access_key}

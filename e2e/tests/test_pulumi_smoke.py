@@ -1,0 +1,93 @@
+"""Smoke test of the toolchain itself: the built CLI, our Python language host, the
+built pulumi-kubernetes provider, Python dynamic providers and helm.v3.Release of
+the local chart, all offline against the local cluster with a file backend.
+
+Why separate from the program's tests: when the program's e2e tests fail, this
+says whether the engine/plugins work at all.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from e2e.harness.charts import CHART_DIR
+from e2e.harness.cluster import LocalCluster
+from e2e.harness.pulumi_env import VENV, PulumiWorkspace
+from e2e.harness.tools import Tools
+
+PROGRAM = textwrap.dedent('''
+    import pulumi
+    import pulumi_kubernetes as k8s
+    from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+
+    class Marker(ResourceProvider):
+        """A dynamic provider: runs in pulumi-resource-pulumi-python's process."""
+        def create(self, props):
+            return CreateResult(id_="marker-" + props["name"], outs={"name": props["name"], "len": len(props["name"])})
+
+    class MarkerResource(Resource):
+        def __init__(self, name, opts=None):
+            super().__init__(Marker(), name, {"name": name, "len": None}, opts)
+
+    cfg = pulumi.Config()
+    ns = k8s.core.v1.Namespace("smoke", metadata={"name": "smoke"})
+    cm = k8s.core.v1.ConfigMap("cm", metadata={"name": "cm", "namespace": ns.metadata["name"]},
+                               data={"greeting": cfg.require("greeting")})
+    secret = k8s.core.v1.Secret("sec", metadata={"name": "sec", "namespace": ns.metadata["name"]},
+                                string_data={"key": cfg.require_secret("sentinel")})
+    rel = k8s.helm.v3.Release("op", chart=cfg.require("chart"), namespace=ns.metadata["name"],
+                              name="scone-operator", values={"nodeSelector": {"sgx.intel.com/capable": "true"}})
+    m = MarkerResource("hello")
+    pulumi.export("cm_uid", cm.metadata["uid"])
+    pulumi.export("marker_len", m.len)
+    pulumi.export("release_status", rel.status["status"])
+''')
+
+
+def _project(tmp: Path) -> Path:
+    d = tmp / "smoke-project"
+    d.mkdir()
+    (d / "Pulumi.yaml").write_text(
+        "name: smoke\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        f"    virtualenv: {VENV}\n")
+    (d / "__main__.py").write_text(PROGRAM)
+    return d
+
+
+def test_up_with_kubernetes_dynamic_provider_and_local_chart_then_noop_and_destroy(
+    e2e_tools: Tools, cluster: LocalCluster, tmp_path: Path, state_dir: Path,
+) -> None:
+    ws = PulumiWorkspace(e2e_tools, _project(tmp_path), state_dir, cluster.kubeconfig)
+    ws.stack_init("dev")
+    ws.run("config", "set", "greeting", "hi", check=True)
+    ws.run("config", "set", "--secret", "sentinel", "SENTINEL-smoke-4d1f", check=True)
+    ws.run("config", "set", "chart", str(CHART_DIR), check=True)
+
+    up = ws.run("up", "--yes", "--skip-preview")
+    assert up.returncode == 0, up.output + "\n" + cluster.dump_logs(10)
+    out = ws.outputs()
+    assert out["marker_len"] == 5
+    assert out["release_status"] == "deployed"
+    cm = cluster.kubectl_json("get", "configmap", "cm", "-n", "smoke")
+    assert cm["data"] == {"greeting": "hi"} and cm["metadata"]["uid"] == out["cm_uid"]
+    dep = cluster.kubectl_json("get", "deployment", "scone-controller-manager", "-n", "smoke")
+    assert dep["spec"]["template"]["spec"]["nodeSelector"] == {"sgx.intel.com/capable": "true"}
+    crds = cluster.kubectl("get", "crd", "-o", "name").stdout
+    for crd in ("cas.services.scone.cloud", "las.base.scone.cloud", "sgxplugins.base.scone.cloud"):
+        assert crd in crds
+
+    # The secret config value is encrypted in the state file, never in plain text.
+    for f in ws.state_files():
+        assert "SENTINEL-smoke-4d1f" not in f.read_text(errors="replace"), f
+
+    again = ws.run("preview", "--diff", "--expect-no-changes")
+    assert again.returncode == 0, again.output
+    noop = ws.run("up", "--yes", "--skip-preview", "--expect-no-changes")
+    assert noop.returncode == 0, noop.output
+
+    down = ws.run("destroy", "--yes", "--skip-preview")
+    assert down.returncode == 0, down.output
+    ns = cluster.kubectl("get", "namespace", "smoke", "-o", "json", check=False)
+    assert ns.returncode != 0 or json.loads(ns.stdout)["status"]["phase"] == "Terminating"
