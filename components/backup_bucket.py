@@ -1,0 +1,257 @@
+"""BackupBucket: where CAS database backups live, and the Secret the backupper reads.
+
+Two ways, as in the guide:
+
+- ``backup.s3Creds`` set: an existing bucket. Its Secret is copied into the services
+  namespace as ``s3-bucket-scone-cas-db-backupper``; no bucket is created.
+- ``backup.s3Creds`` empty: this stack creates the bucket (pulumi-aws v7 resources) with
+  versioning, encryption, public access blocked and a lifecycle rule. On AWS the
+  backupper gets an IAM user whose policy reaches only that bucket; on an S3-compatible
+  store (``backup.s3.endpoint``) it gets the configured secret keys.
+
+The bucket and the Secret are protected and retained: ``pulumi destroy`` leaves every
+backup in place. Deleting them is an explicit step (README: "Removing backups").
+Only the pulumi-aws submodules used here are imported, which keeps evaluation fast.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_aws import iam, s3
+from pulumi_aws._inputs import ProviderEndpointArgs
+from pulumi_aws.provider import Provider
+
+from components.operator import MANAGED_BY
+from components.options import child
+from components.spec import SconeSpec
+
+SECRET_NAME = "s3-bucket-scone-cas-db-backupper"  # noqa: S105 - a Secret name, not a secret
+#: Keys of the backupper's S3 Secret (backupper/README.md "The Secret").
+SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BUCKET_NAME", "AWS_REGION", "S3_ENDPOINT")
+
+
+@dataclass(frozen=True)
+class StoreCredentials:
+    """Credentials of an S3-compatible store, from ``pulumi config set --secret``."""
+
+    access_key_id: pulumi.Output[str]
+    secret_access_key: pulumi.Output[str]
+
+
+class BackupBucket(pulumi.ComponentResource):
+    """The backup bucket (unless s3Creds is given) and the backupper's S3 Secret."""
+
+    secret: k8s.core.v1.Secret
+    bucket: s3.Bucket | None = None
+    bucket_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        spec: SconeSpec,
+        store_credentials: StoreCredentials | None,
+        depends_on: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("scone:index:BackupBucket", name, None, opts)
+        if spec.backup.s3Creds is not None:
+            self.secret = self._copied_secret(spec, depends_on)
+            self.bucket_name = pulumi.Output.from_input("(from backup.s3Creds)")
+        else:
+            provider = self._aws_provider(spec, store_credentials)
+            bucket = self._bucket(spec, provider)
+            self.bucket = bucket
+            self.bucket_name = bucket.bucket
+            self._versioning(bucket, provider)
+            self._encryption(bucket, provider)
+            self._public_access_block(bucket, provider)
+            self._lifecycle(spec, bucket, provider)
+            key_id, key_secret = (
+                self._iam_access_key(bucket, provider)
+                if store_credentials is None
+                else (store_credentials.access_key_id, store_credentials.secret_access_key)
+            )
+            self.secret = self._secret(spec, bucket.bucket, key_id, key_secret, depends_on)
+        self.register_outputs({"bucketName": self.bucket_name, "secretName": SECRET_NAME})
+
+    # --- an existing bucket -----------------------------------------------------------
+
+    def _copied_secret(self, spec: SconeSpec, depends_on: list[pulumi.Resource]) -> k8s.core.v1.Secret:
+        """Copy the user's Secret into the services namespace (the guide's behaviour)."""
+        creds = spec.backup.s3Creds
+        assert creds is not None
+        source = k8s.core.v1.Secret.get(
+            "s3-creds-source",
+            f"{creds.namespace}/{creds.secret}",
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+        )
+        return k8s.core.v1.Secret(
+            SECRET_NAME,
+            metadata={"name": SECRET_NAME, "namespace": spec.namespaces.services, "labels": MANAGED_BY},
+            type="Opaque",
+            data=pulumi.Output.secret(source.data),  # type: ignore[arg-type] # SDK typing of secret()
+            opts=child(
+                self, depends_on=depends_on, retain_on_delete=True, additional_secret_outputs=["data", "stringData"]
+            ),
+        )
+
+    # --- a bucket this stack creates ----------------------------------------------------
+
+    def _aws_provider(self, spec: SconeSpec, store: StoreCredentials | None) -> Provider:
+        settings = spec.backup.s3
+        if settings.endpoint is None:
+            return Provider("aws", region=settings.region, opts=pulumi.ResourceOptions(parent=self))
+        assert store is not None, "validated by the stack: an endpoint needs s3AccessKeyId/s3SecretAccessKey"
+        return Provider(
+            "s3-compatible",
+            region=settings.region,
+            access_key=store.access_key_id,
+            secret_key=store.secret_access_key,
+            endpoints=[ProviderEndpointArgs(s3=settings.endpoint)],
+            s3_use_path_style=settings.forcePathStyle,
+            skip_credentials_validation=True,
+            skip_requesting_account_id=True,
+            skip_metadata_api_check=True,
+            skip_region_validation=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _opts(self, provider: Provider, *, data: bool = False) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(
+            parent=self, provider=provider, protect=data or None, retain_on_delete=data or None
+        )
+
+    def _bucket(self, spec: SconeSpec, provider: Provider) -> s3.Bucket:
+        name = spec.backup.s3.bucketName
+        return s3.Bucket(
+            "scone-cas-db-backupper",
+            bucket=name,
+            bucket_prefix=None if name else "scone-cas-db-backupper-",
+            force_destroy=False,
+            tags={"managed-by": "scone-stack", "purpose": "cas-db-backups"},
+            opts=self._opts(provider, data=True),
+        )
+
+    def _versioning(self, bucket: s3.Bucket, provider: Provider) -> s3.BucketVersioning:
+        return s3.BucketVersioning(
+            "versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=self._opts(provider, data=True),
+        )
+
+    def _encryption(self, bucket: s3.Bucket, provider: Provider) -> s3.BucketServerSideEncryptionConfiguration:
+        return s3.BucketServerSideEncryptionConfiguration(
+            "encryption",
+            bucket=bucket.id,
+            rules=[
+                {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}
+            ],
+            opts=self._opts(provider),
+        )
+
+    def _public_access_block(self, bucket: s3.Bucket, provider: Provider) -> s3.BucketPublicAccessBlock:
+        return s3.BucketPublicAccessBlock(
+            "public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._opts(provider),
+        )
+
+    def _lifecycle(self, spec: SconeSpec, bucket: s3.Bucket, provider: Provider) -> s3.BucketLifecycleConfiguration:
+        """Expire after ``retention`` days: the backupper's own retention (which keeps the
+        newest sets) acts first; this rule is the second line of defence. Expired objects
+        stay recoverable as non-current versions for another ``retention`` days."""
+        days = spec.backup.retention
+        return s3.BucketLifecycleConfiguration(
+            "lifecycle",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-cas-db-backups",
+                    "status": "Enabled",
+                    "filter": {"prefix": f"{spec.backup.prefix}/"},
+                    "expiration": {"days": days},
+                    "noncurrent_version_expiration": {"noncurrent_days": days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            opts=self._opts(provider),
+        )
+
+    def _iam_access_key(self, bucket: s3.Bucket, provider: Provider) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """An IAM user that can list, read, write and delete objects in this bucket only."""
+        user = iam.User("backupper", path="/scone/", opts=self._opts(provider))
+        iam.UserPolicy(
+            "backupper-bucket-only",
+            user=user.name,
+            policy=bucket.arn.apply(bucket_only_policy),
+            opts=self._opts(provider),
+        )
+        key = iam.AccessKey(
+            "backupper",
+            user=user.name,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, additional_secret_outputs=["secret"]),
+        )
+        return pulumi.Output.secret(key.id), pulumi.Output.secret(key.secret)
+
+    def _secret(
+        self,
+        spec: SconeSpec,
+        bucket_name: pulumi.Output[str],
+        key_id: pulumi.Output[str],
+        key_secret: pulumi.Output[str],
+        depends_on: list[pulumi.Resource],
+    ) -> k8s.core.v1.Secret:
+        data: dict[str, pulumi.Input[str]] = {
+            "AWS_ACCESS_KEY_ID": pulumi.Output.secret(key_id),
+            "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(key_secret),
+            "BUCKET_NAME": bucket_name,
+            "AWS_REGION": spec.backup.s3.region,
+        }
+        if spec.backup.s3.endpoint:
+            data["S3_ENDPOINT"] = spec.backup.s3.endpoint
+        return k8s.core.v1.Secret(
+            SECRET_NAME,
+            metadata={"name": SECRET_NAME, "namespace": spec.namespaces.services, "labels": MANAGED_BY},
+            type="Opaque",
+            string_data=data,
+            opts=child(
+                self, depends_on=depends_on, retain_on_delete=True, additional_secret_outputs=["data", "stringData"]
+            ),
+        )
+
+
+def bucket_only_policy(bucket_arn: str) -> str:
+    """IAM policy: the backupper may use this one bucket and nothing else."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                    "Resource": bucket_arn,
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        "s3:AbortMultipartUpload",
+                        "s3:ListMultipartUploadParts",
+                    ],
+                    "Resource": f"{bucket_arn}/*",
+                },
+            ],
+        },
+        sort_keys=True,
+    )

@@ -1,0 +1,182 @@
+"""CasBackupper: the workload that ships CAS snapshots to S3 every ``backup.interval``.
+
+It runs ``scone-backupper loop`` (``backupper/``) with the least it needs: its own
+ServiceAccount that may only exec into ``<cas>-0`` (the way upstream's ``--local-backup``
+copies a snapshot, so the CAS volume is never mounted or blocked), non-root, read-only
+root filesystem, no capabilities, RuntimeDefault seccomp.
+
+The S3 Secret is mounted as files, which kubelet updates in place, and the backupper
+reads them fresh for every run: a changed Secret applies without a restart, which fixes
+the guide's known inconvenience.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.backup_bucket import SECRET_NAME
+from components.operator import MANAGED_BY
+from components.options import child, metadata
+from components.spec import SconeSpec
+
+APP = "scone-cas-db-backupper"
+CREDENTIALS_DIR = "/var/run/secrets/scone-backupper/s3"
+METRICS_PORT = 9102
+LABELS = {"app.kubernetes.io/name": APP, **MANAGED_BY}
+
+
+def backupper_env(spec: SconeSpec) -> list[dict[str, str]]:
+    """The backupper's settings (backupper/README.md: flags and environment)."""
+    settings = {
+        "CAS_NAME": spec.cas.name,
+        "CAS_NAMESPACE": spec.namespaces.services,
+        "CAS_VERSION": spec.serviceVersion,
+        "BACKUP_INTERVAL_SECONDS": str(spec.backup.interval),
+        "BACKUP_RETENTION_DAYS": str(spec.backup.retention),
+        "BACKUP_MIN_KEEP": str(spec.backup.minKeep),
+        "BACKUP_PREFIX": spec.backup.prefix,
+        "S3_CREDENTIALS_DIR": CREDENTIALS_DIR,
+        "METRICS_PORT": str(METRICS_PORT),
+    }
+    return [{"name": key, "value": value} for key, value in settings.items()]
+
+
+def restricted_security_context() -> dict[str, Any]:
+    """The container security context of the Kubernetes "restricted" profile."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def backupper_pod_spec(spec: SconeSpec, service_account: pulumi.Input[str]) -> dict[str, Any]:
+    """The Deployment's pod spec."""
+    return {
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": True,
+        "nodeSelector": dict(spec.serviceNodeSelector),
+        "securityContext": {
+            "runAsNonRoot": True,
+            "fsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "imagePullSecrets": [{"name": spec.images.pullSecretName}],
+        "containers": [
+            {
+                "name": "backupper",
+                "image": spec.backupper_image,
+                "args": ["loop"],
+                "env": backupper_env(spec),
+                "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+                "securityContext": restricted_security_context(),
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "64Mi"},
+                    "limits": {"cpu": "1", "memory": "256Mi"},
+                },
+                "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 30},
+                "volumeMounts": [
+                    {"name": "s3-credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True},
+                    {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "s3-credentials", "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        ],
+    }
+
+
+class CasBackupper(pulumi.ComponentResource):
+    """The backupper Deployment, its identity and its metrics Service."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+
+    def __init__(
+        self,
+        name: str,
+        spec: SconeSpec,
+        depends_on: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("scone:index:CasBackupper", name, None, opts)
+        namespace = spec.namespaces.services
+        account = self._service_account(namespace, depends_on)
+        role = self._exec_into_cas_role(spec, depends_on)
+        self._role_binding(namespace, account, role)
+        self.deployment = self._deployment(spec, account, depends_on)
+        self.service = self._metrics_service(namespace, depends_on)
+        self.register_outputs({"deployment": APP, "image": spec.backupper_image})
+
+    def _service_account(self, namespace: str, depends_on: Sequence[pulumi.Resource]) -> k8s.core.v1.ServiceAccount:
+        return k8s.core.v1.ServiceAccount(
+            APP,
+            metadata=metadata(APP, namespace, LABELS),
+            opts=child(self, depends_on=depends_on),
+        )
+
+    def _exec_into_cas_role(self, spec: SconeSpec, depends_on: Sequence[pulumi.Resource]) -> k8s.rbac.v1.Role:
+        """Read the CAS pod and exec into it; nothing else, and no other pod."""
+        cas_pod = f"{spec.cas.name}-0"
+        rules: list[Any] = [
+            {"apiGroups": [""], "resources": ["pods"], "resourceNames": [cas_pod], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["pods/exec"], "resourceNames": [cas_pod], "verbs": ["create"]},
+        ]
+        return k8s.rbac.v1.Role(
+            APP,
+            metadata=metadata(APP, spec.namespaces.services, LABELS),
+            rules=rules,
+            opts=child(self, depends_on=depends_on),
+        )
+
+    def _role_binding(
+        self, namespace: str, account: k8s.core.v1.ServiceAccount, role: k8s.rbac.v1.Role
+    ) -> k8s.rbac.v1.RoleBinding:
+        role_ref: Any = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name}
+        subjects: list[Any] = [{"kind": "ServiceAccount", "name": account.metadata.name, "namespace": namespace}]
+        return k8s.rbac.v1.RoleBinding(
+            APP,
+            metadata=metadata(APP, namespace, LABELS),
+            role_ref=role_ref,
+            subjects=subjects,
+            opts=child(self),
+        )
+
+    def _deployment(
+        self, spec: SconeSpec, account: k8s.core.v1.ServiceAccount, depends_on: Sequence[pulumi.Resource]
+    ) -> k8s.apps.v1.Deployment:
+        deployment_spec: Any = {
+            "replicas": 1,
+            # Never two backuppers at once: they would race on retention.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": APP}},
+            "template": {"metadata": {"labels": LABELS}, "spec": backupper_pod_spec(spec, account.metadata.name)},
+        }
+        return k8s.apps.v1.Deployment(
+            APP,
+            metadata=metadata(APP, spec.namespaces.services, LABELS),
+            spec=deployment_spec,
+            opts=child(self, depends_on=depends_on),
+        )
+
+    def _metrics_service(self, namespace: str, depends_on: Sequence[pulumi.Resource]) -> k8s.core.v1.Service:
+        service_spec: Any = {
+            "selector": {"app.kubernetes.io/name": APP},
+            "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}],
+        }
+        return k8s.core.v1.Service(
+            f"{APP}-metrics",
+            metadata=metadata(f"{APP}-metrics", namespace, LABELS),
+            spec=service_spec,
+            opts=child(self, depends_on=depends_on),
+        )

@@ -1,0 +1,59 @@
+"""Read every ``scone:`` config key the engine handed to this program.
+
+``pulumi.Config`` only answers for keys one asks for by name, so it cannot tell us about
+a misspelt key. The language host passes the whole config map to the SDK
+(``set_all_config``, or the ``PULUMI_CONFIG`` environment variable under tests); reading
+that map lets the spec reject unknown keys with a "did you mean" instead of ignoring them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+
+@dataclass(frozen=True)
+class RawConfig:
+    """The stack's ``scone:`` keys, decoded, plus which of them were set as secrets."""
+
+    values: dict[str, Any]
+    secret_keys: frozenset[str] = field(default_factory=frozenset)
+    stack_file: str = "stacks/Pulumi.<stack>.yaml"
+
+
+def decode_value(raw: Any) -> Any:
+    """Decode one config value the way it was written in YAML.
+
+    The engine hands every value over as a string: maps and lists JSON-encoded, scalars
+    as their plain text (``true``, ``3600``, ``1.26`` alike). Only maps and lists are
+    decoded here; scalars are typed by the spec field they belong to
+    (``spec_loader.typed_top_level``), so that "1.26" stays a string.
+    """
+    if isinstance(raw, str) and raw.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def read_raw_config(namespace: str) -> RawConfig:
+    """Collect every ``<namespace>:<key>`` from the running Pulumi program's config."""
+    merged: dict[str, Any] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    prefix = f"{namespace}:"
+    values = {key[len(prefix) :]: decode_value(value) for key, value in merged.items() if key.startswith(prefix)}
+    secret_keys = {
+        key[len(prefix) :]
+        for key in list(values)
+        if runtime_config.is_config_secret(prefix + key) or prefix + key in runtime_config.get_config_secret_keys_env()
+    }
+    return RawConfig(
+        values=values,
+        secret_keys=frozenset(secret_keys),
+        stack_file=f"stacks/Pulumi.{pulumi.get_stack()}.yaml",
+    )

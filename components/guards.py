@@ -1,0 +1,47 @@
+"""The guard resources: dynamic resources around ``guard_providers``.
+
+Type tokens are stable (``pulumi-python:dynamic/scone:StackGuard`` ...): renaming them
+would change URNs in every existing stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from components.guard_providers import CertManagerCheckProvider, StackGuardProvider
+from components.spec import SconeSpec
+
+
+class StackGuard(Resource, module="scone", name="StackGuard"):
+    """Holds the stack's shape; its provider refuses transitions that would lose CAS."""
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(StackGuardProvider(), name, props, opts)
+
+
+class CertManagerCheck(Resource, module="scone", name="CertManagerCheck"):
+    """Fails ``pulumi up`` with a clear message when cert-manager is missing."""
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(CertManagerCheckProvider(), name, props, opts)
+
+
+def stack_guard_props(spec: SconeSpec, stack: str, project: str) -> dict[str, Any]:
+    """The inputs the guard compares between the previous and the new deployment."""
+    cas_urn = (
+        f"urn:pulumi:{stack}::{project}::scone:index:Cas$kubernetes:services.scone.cloud/v1beta1:CAS::{spec.cas.name}"
+    )
+    return {
+        "hasCas": spec.has_cas,
+        "removeCasFromStack": spec.cas.removeFromStack,
+        "casName": spec.cas.name,
+        "casUrn": cas_urn,
+        "servicesNamespace": spec.namespaces.services,
+        "operatorNamespace": spec.namespaces.operator,
+        "operatorRelease": spec.operatorChart.releaseName,
+        "managementState": spec.managementState,
+        "serviceVersion": spec.serviceVersion,
+    }

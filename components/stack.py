@@ -1,0 +1,124 @@
+"""Assemble the whole SCONE stack from a validated spec.
+
+The order of the constructor calls is the order of the dependencies:
+
+    StackGuard ─► SconeOperator ─► SconeServices (namespace, LAS, SGXPlugin)
+                               └─► Cas ─► CasOwner (provisioning, upgrades, recovery, vault)
+    BackupBucket ─► CasBackupper ─► Monitoring
+
+CAS-first upgrades: the CasOwner's ``upgrade_gate`` reads and upgrades the live CAS
+without a Pulumi dependency on the CAS CR, so the operator release, LAS and SGXPlugin can
+depend on it: a ``serviceVersion`` bump upgrades CAS before them, and if that fails they
+stay on the old version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.backup_bucket import SECRET_NAME, BackupBucket, StoreCredentials
+from components.backupper import CasBackupper
+from components.cas import Cas
+from components.guards import StackGuard, stack_guard_props
+from components.monitoring import Monitoring
+from components.operator import SconeOperator
+from components.owner_wiring import OwnerParts, owner_gate, owner_operations
+from components.services import SconeServices
+from components.spec import SconeSpec
+from components.spec_loader import StackSecrets
+
+
+@dataclass
+class SconeStack:
+    """What a stack owns; ``None`` where the spec turns a part off."""
+
+    spec: SconeSpec
+    guard: StackGuard
+    operator: SconeOperator
+    services: SconeServices
+    cas: Cas | None
+    owner: OwnerParts | None
+    bucket: BackupBucket | None
+    backupper: CasBackupper | None
+    monitoring: Monitoring | None
+
+
+def build_stack(spec: SconeSpec, secrets: StackSecrets) -> SconeStack:
+    """Declare every resource of the stack."""
+    guard = StackGuard("stack-guard", stack_guard_props(spec, pulumi.get_stack(), pulumi.get_project()))
+    after_guard = pulumi.ResourceOptions(depends_on=[guard])
+    gate = owner_gate(spec, secrets, after_guard) if spec.has_cas else None
+    before_services = [guard, *([gate] if gate is not None else [])]
+    operator = SconeOperator(
+        "scone-operator", spec, secrets.registry_auth, opts=pulumi.ResourceOptions(depends_on=before_services)
+    )
+    services = SconeServices(
+        "scone-services", spec, secrets.registry_auth, operator_ready=[operator.release, *before_services]
+    )
+    cas = owner = None
+    if spec.has_cas:
+        cas = Cas("cas", spec, depends_on=[operator.release, services.namespace], opts=after_guard)
+        owner = owner_operations(spec, secrets, cas.cr, gate, after_guard)
+    bucket = backupper = None
+    if spec.backup.enabled and (spec.has_cas or spec.backup.s3Creds is not None):
+        bucket = BackupBucket(
+            "backup-bucket", spec, store_credentials(secrets), depends_on=[services.namespace], opts=after_guard
+        )
+        if cas is not None:
+            backupper = CasBackupper("cas-backupper", spec, depends_on=[bucket.secret, cas.cr], opts=after_guard)
+    monitoring = None
+    if spec.monitoring.enabled:
+        monitoring = Monitoring("monitoring", spec, depends_on=[operator.release], opts=after_guard)
+    return SconeStack(spec, guard, operator, services, cas, owner, bucket, backupper, monitoring)
+
+
+def store_credentials(secrets: StackSecrets) -> StoreCredentials | None:
+    """Keys of an S3-compatible store, when configured."""
+    if secrets.s3_access_key_id is None or secrets.s3_secret_access_key is None:
+        return None
+    return StoreCredentials(secrets.s3_access_key_id, secrets.s3_secret_access_key)
+
+
+def spec_digest(spec: SconeSpec) -> str:
+    """A stable hash of the normalised spec (defaults applied); the guide's status.deployedSpec."""
+    canonical = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def stack_outputs(stack: SconeStack) -> dict[str, Any]:
+    """What stands in for the Scone CR's status (README: "Status fields")."""
+    spec = stack.spec
+    outputs: dict[str, Any] = {
+        "deployedVersion": spec.serviceVersion,
+        "deployedSpec": spec_digest(spec),
+        "managementState": spec.managementState,
+        "skipCas": spec.skipCas,
+        "namespaces": {"operator": spec.namespaces.operator, "services": spec.namespaces.services},
+        "operatorRelease": {
+            "name": stack.operator.release.name,
+            "status": stack.operator.release.status.apply(lambda status: status.status if status else None),
+            "revision": stack.operator.release.status.apply(lambda status: status.revision if status else None),
+        },
+        "backup": {
+            "enabled": spec.backup.enabled,
+            "interval": spec.backup.interval,
+            "retention": spec.backup.retention,
+            "secretName": SECRET_NAME if stack.bucket else None,
+            "bucket": stack.bucket.bucket_name if stack.bucket else None,
+        },
+    }
+    if stack.cas is not None:
+        outputs["cas"] = {
+            "name": spec.cas.name,
+            "namespace": spec.namespaces.services,
+            "image": spec.cas_image,
+            "statusCommand": f"kubectl get cas {spec.cas.name} -n {spec.namespaces.services}",
+        }
+    if stack.owner is not None:
+        outputs["owner"] = stack.owner.outputs
+    return outputs
