@@ -18,9 +18,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from e2e.harness.fake_nodes import DEFAULT_NODES, FakeNode
 from e2e.harness.kube_api import KubeApi, KubeCredentials
@@ -241,6 +242,6 @@ class LocalCluster:
 def _readyz(api: KubeApi) -> bool:
     try:
         api.request("GET", "/readyz")
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     return True

@@ -12,7 +12,9 @@ Nothing leaves loopback; everything started is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -45,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     tools = ensure_tools()
     work = Path(tempfile.mkdtemp(prefix="scone-demo-"))
-    import os
-
     os.environ["FAKE_SCONE_STATE_DIR"] = str(work / "fake-scone")
     cluster = LocalCluster(tools, workdir=work / "cp", keep_workdir=True)
     stop = threading.Event()
@@ -72,10 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         print(cluster.kubectl("get", "cas,las,sgxplugins", "-A").stdout)
         if args.keep:
             print(f"demo: export KUBECONFIG={cluster.kubeconfig}  (Ctrl-C stops everything)", flush=True)
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
-            except KeyboardInterrupt:
-                pass
         return 0
     finally:
         cluster.stop()

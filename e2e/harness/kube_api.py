@@ -53,15 +53,17 @@ class KubeApi:
                 content_type: str = "application/json",
                 query: dict[str, str] | None = None) -> JsonObj:
         url = self._server + path
+        if not url.startswith("https://"):
+            raise ValueError(f"API server URL must be https://, got {url!r}")
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method)
+        req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - https only, checked above
         req.add_header("Accept", "application/json")
         if data is not None:
             req.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(req, context=self._ctx, timeout=self._timeout) as resp:
+            with urllib.request.urlopen(req, context=self._ctx, timeout=self._timeout) as resp:  # noqa: S310 - https only, checked above
                 raw = resp.read()
         except urllib.error.HTTPError as err:
             raise KubeApiError(err.code, method, path, err.read().decode(errors="replace")) from None

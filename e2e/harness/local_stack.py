@@ -19,8 +19,8 @@ from e2e.harness.pulumi_env import PulumiWorkspace
 from e2e.harness.scone_project import make_project, write_stack_config
 from e2e.harness.tools import Tools
 
-S3_SECRET_NAME = "scone-local-s3"
-S3_SECRET_NAMESPACE = "default"
+S3_SECRET_NAME = "scone-local-s3"  # noqa: S105 - a Secret name, not a secret
+S3_SECRET_NAMESPACE = "default"  # noqa: S105 - a namespace
 
 
 @dataclass

@@ -8,14 +8,16 @@ only processes this module started are ever signalled.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 
 def free_port() -> int:
@@ -51,18 +53,14 @@ class Child:
     def stop(self, grace_seconds: float = 10.0) -> None:
         """SIGTERM the child's process group, then SIGKILL if it lingers."""
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + grace_seconds
             while self.proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             if self.proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 self.proc.wait()
         self._log.close()
 
@@ -93,10 +91,8 @@ def wait_until(what: str, check: Callable[[], bool], children: list[Child],
                     f"{c.name} exited with code {c.proc.returncode} while waiting for {what}; "
                     f"last log lines ({c.log_path}):\n{c.log_tail()}"
                 )
-        try:
+        with contextlib.suppress(Exception):  # not ready yet (e.g. connection refused): poll again
             if check():
                 return
-        except Exception:  # noqa: BLE001 - not ready yet, keep polling
-            pass
         time.sleep(interval)
     raise TimeoutError(f"gave up waiting for {what} after {attempts} checks")

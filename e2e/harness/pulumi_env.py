@@ -52,7 +52,7 @@ class PulumiWorkspace:
     project_dir: Path
     state_dir: Path
     kubeconfig: Path
-    passphrase: str = "e2e-passphrase"
+    passphrase: str = "e2e-passphrase"  # noqa: S105 - throw-away state of a test run
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:

@@ -47,13 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     api = KubeApi(KubeCredentials(args.server, args.ca, args.cert, args.key))
-    loops = [ZonalProvisioner(api), OperatorSim(api, args.cas_db_dir or default_cas_db_dir())]
+    loops: list[ZonalProvisioner | OperatorSim] = [
+        ZonalProvisioner(api), OperatorSim(api, args.cas_db_dir or default_cas_db_dir())]
     print(f"simulators: started against {args.server}", flush=True)
     while not stop:
         for loop in loops:
             try:
                 loop.reconcile()
-            except Exception:  # noqa: BLE001 - a controller logs and retries, never dies
+            except Exception:
                 print(f"simulators: {type(loop).__name__} error:\n{traceback.format_exc()}",
                       file=sys.stderr, flush=True)
         time.sleep(args.interval)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cluster.stop()
         if not args.keep:
-            import shutil
-
             shutil.rmtree(work, ignore_errors=True)
 
 

@@ -175,5 +175,5 @@ def test_packaged_chart_carries_the_requested_version(tmp_path: Path) -> None:
     assert "version: 5.8.0-rc.19" in chart and "appVersion: 5.8.0-rc.19" in chart
     assert "k8soperators:5.8.0-rc.19" in values
     assert "scone-operator/templates/crds.yaml" in names
-    with pytest.raises(ValueError, match="expected X.Y.Z"):
+    with pytest.raises(ValueError, match=r"expected X\.Y\.Z"):
         package_chart("latest", tmp_path)
