@@ -35,7 +35,7 @@ from .settings import BackupperSettings
 from .snapshot import SnapshotFile, fingerprint_snapshot, iter_snapshot_members
 from .source import build_source_argv, open_snapshot_stream
 from .store import BackupStore
-from .transfer import MIB, Uploader
+from .transfer import MIB, Uploader, choose_part_size
 
 log = logging.getLogger("scone_backupper.backup")
 
@@ -70,13 +70,18 @@ def open_store(settings: BackupperSettings, stop: threading.Event) -> StoreConte
 
 
 def _plain_chunks(
-    reader: IO[bytes], size: int, digest: "hashlib._Hash", stop: threading.Event
+    reader: IO[bytes],
+    size: int,
+    digest: hashlib._Hash,
+    stop: threading.Event,
+    read_size: int,
 ) -> Iterator[bytes]:
+    """Read one tar member in `read_size` pieces (= the part size, so parts need no copying)."""
     remaining = size
     while remaining > 0:
         if stop.is_set():
             raise InterruptedRun("stopped while reading the snapshot")
-        chunk = reader.read(min(MIB * 8, remaining))
+        chunk = reader.read(min(read_size, remaining))
         if not chunk:
             raise SourceError(f"snapshot stream ended {remaining} bytes early")
         digest.update(chunk)
@@ -161,7 +166,9 @@ def _upload_set(
     with open_snapshot_stream(argv, settings.source_timeout_seconds) as tar:
         for name, size, reader in iter_snapshot_members(tar):
             digest = hashlib.sha256()
-            chunks: Iterator[bytes] = _plain_chunks(reader, size, digest, stop)
+            part_size = choose_part_size(size, settings.part_size_mib * MIB)
+            read_size = crypto.CHUNK_SIZE if key is not None else part_size
+            chunks: Iterator[bytes] = _plain_chunks(reader, size, digest, stop, read_size)
             stored_size = size
             if key is not None:
                 chunks = crypto.encrypt_stream(chunks, key)

@@ -22,6 +22,7 @@ from . import __version__
 from .backup import open_store, run_once
 from .errors import EXIT_INTERNAL, EXIT_OK, BackupperError, InterruptedRun, RetentionError
 from .jsonlog import log_event, redact, setup_logging
+from .memory import pin_mmap_threshold
 from .metrics import Metrics, start_metrics_server
 from .restore import restore_set, verify_set
 from .settings import BackupperSettings, add_setting_flags, resolve_settings
@@ -208,6 +209,7 @@ def cmd_restore(settings: BackupperSettings, stop: threading.Event, args: argpar
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `scone-backupper` console script."""
+    pin_mmap_threshold()
     parser = build_parser()
     args = parser.parse_args(argv)
     flags = {k: v for k, v in vars(args).items() if isinstance(v, str) or v is None}

@@ -56,10 +56,14 @@ def _plain_stream(
     plain_digest = hashlib.sha256()
     plain_count = 0
     source = crypto.decrypt_stream(stored(), key) if key is not None else stored()
-    for chunk in source:
-        plain_digest.update(chunk)
-        plain_count += len(chunk)
-        yield chunk
+    try:
+        for chunk in source:
+            plain_digest.update(chunk)
+            plain_count += len(chunk)
+            yield chunk
+    except EncryptionError as exc:
+        # The key id matched (checked in _key_for), so a failed tag means altered bytes.
+        raise VerificationError(f"{item.key}: {exc}") from None
     if stored_count != item.stored_size or stored_digest.hexdigest() != item.stored_sha256:
         raise VerificationError(
             f"{item.key}: stored object does not match the manifest "

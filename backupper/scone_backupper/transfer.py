@@ -64,6 +64,9 @@ def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
     pending: list[bytes] = []
     pending_len = 0
     for chunk in chunks:
+        if not pending and len(chunk) == size:
+            yield chunk  # already a whole part: pass it on without copying
+            continue
         while chunk:
             take = chunk[: size - pending_len]
             chunk = chunk[len(take) :]
