@@ -96,7 +96,11 @@ def run_once(
 ) -> RunOutcome:
     """Perform one backup run; raises a BackupperError subclass on failure."""
     ctx = open_store(settings, stop)
-    key = ctx.credentials.encryption_key.get_secret_value() if ctx.credentials.encryption_key else None
+    key = (
+        ctx.credentials.encryption_key.get_secret_value()
+        if ctx.credentials.encryption_key
+        else None
+    )
     if settings.require_encryption and key is None:
         raise EncryptionError(
             "client-side encryption is required (--require-encryption / "
@@ -125,8 +129,11 @@ def run_once(
     newest = listing.newest
     if newest is not None and newest.content_identity() == identity:
         log_event(
-            log, logging.INFO, "snapshot unchanged since newest set; upload skipped",
-            set_id=newest.set_id, size=size,
+            log,
+            logging.INFO,
+            "snapshot unchanged since newest set; upload skipped",
+            set_id=newest.set_id,
+            size=size,
         )
         outcome = RunOutcome(result="skipped", set_id=newest.set_id, size=size)
     else:
@@ -135,8 +142,12 @@ def run_once(
             set_id = new_set_id(now() + dt.timedelta(microseconds=1))
         manifest = _upload_set(settings, ctx, set_id, argv, fingerprint, key, key_id, stop, now)
         log_event(
-            log, logging.INFO, "backup set uploaded and committed",
-            set_id=set_id, size=manifest.total_size, encrypted=key is not None,
+            log,
+            logging.INFO,
+            "backup set uploaded and committed",
+            set_id=set_id,
+            size=manifest.total_size,
+            encrypted=key is not None,
         )
         outcome = RunOutcome(result="uploaded", set_id=set_id, size=manifest.total_size)
     return RunOutcome(
@@ -159,7 +170,11 @@ def _upload_set(
     now: Callable[[], dt.datetime],
 ) -> Manifest:
     uploader = Uploader(
-        ctx.client, ctx.store.bucket, ctx.retrier, settings.part_size_mib * MIB, settings.concurrency
+        ctx.client,
+        ctx.store.bucket,
+        ctx.retrier,
+        settings.part_size_mib * MIB,
+        settings.concurrency,
     )
     files: list[ManifestFile] = []
     # Read 2: stream to the store; the objects stay invisible as a backup until the manifest.
@@ -225,14 +240,19 @@ def _apply_retention(
             store.delete_set(set_id, listing.objects.get(set_id, []))
         if plan.deletions:
             log_event(
-                log, logging.INFO, "retention applied",
-                expired=plan.expired, unfinished=plan.unfinished, damaged=plan.damaged,
+                log,
+                logging.INFO,
+                "retention applied",
+                expired=plan.expired,
+                unfinished=plan.unfinished,
+                damaged=plan.damaged,
                 kept=len(plan.kept),
             )
         return None
     except BackupperError as exc:
-        log_event(log, logging.ERROR, "retention failed; sets are kept until the next run",
-                  error=str(exc))
+        log_event(
+            log, logging.ERROR, "retention failed; sets are kept until the next run", error=str(exc)
+        )
         return RetentionError(f"retention failed: {exc}")
 
 

@@ -60,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _fail(exc: BackupperError, command: str) -> int:
     log_event(
-        log, logging.ERROR, redact(str(exc)), command=command, kind=exc.kind,
+        log,
+        logging.ERROR,
+        redact(str(exc)),
+        command=command,
+        kind=exc.kind,
         exit_code=exc.exit_code,
     )
     return exc.exit_code
@@ -83,15 +87,20 @@ def _one_run(settings: BackupperSettings, stop: threading.Event, metrics: Metric
     except BackupperError as exc:
         metrics.record_run("failed", time.monotonic() - start, time.time(), failure_kind=exc.kind)
         return _fail(exc, "run")
-    except Exception as exc:  # noqa: BLE001 - a bug must still be counted and logged, not crash
+    except Exception as exc:
         metrics.record_run("failed", time.monotonic() - start, time.time(), failure_kind="internal")
         log.exception("internal error", extra={"fields": {"error": redact(str(exc))}})
         return EXIT_INTERNAL
     duration = time.monotonic() - start
     metrics.record_run(outcome.result, duration, time.time(), size=outcome.size)
     log_event(
-        log, logging.INFO, "run finished", result=outcome.result, set_id=outcome.set_id,
-        size=outcome.size, duration_seconds=round(duration, 3),
+        log,
+        logging.INFO,
+        "run finished",
+        result=outcome.result,
+        set_id=outcome.set_id,
+        size=outcome.size,
+        duration_seconds=round(duration, 3),
     )
     if outcome.retention_error is not None:
         metrics.record_failure(outcome.retention_error.kind)
@@ -104,8 +113,13 @@ def _write_textfile(settings: BackupperSettings, metrics: Metrics) -> None:
         try:
             metrics.write_textfile(settings.metrics_textfile)
         except OSError as exc:
-            log_event(log, logging.WARNING, "cannot write metrics textfile",
-                      path=str(settings.metrics_textfile), error=str(exc))
+            log_event(
+                log,
+                logging.WARNING,
+                "cannot write metrics textfile",
+                path=str(settings.metrics_textfile),
+                error=str(exc),
+            )
 
 
 def cmd_run(settings: BackupperSettings, stop: threading.Event) -> int:
@@ -121,8 +135,13 @@ def cmd_loop(settings: BackupperSettings, stop: threading.Event) -> int:
     metrics = Metrics()
     if settings.metrics_port:
         server = start_metrics_server(metrics, settings.metrics_address, settings.metrics_port)
-        log_event(log, logging.INFO, "metrics endpoint listening",
-                  address=settings.metrics_address, port=server.server_address[1])
+        log_event(
+            log,
+            logging.INFO,
+            "metrics endpoint listening",
+            address=settings.metrics_address,
+            port=server.server_address[1],
+        )
     _write_textfile(settings, metrics)
     failures = 0
     while not stop.is_set():
@@ -144,12 +163,11 @@ def cmd_loop(settings: BackupperSettings, stop: threading.Event) -> int:
     return EXIT_OK
 
 
-
 def cmd_list(settings: BackupperSettings, stop: threading.Event, args: argparse.Namespace) -> int:
     """`list`: complete sets, newest first."""
     ctx = open_store(settings, stop)
     listing = ctx.store.list_sets(settings.cas_name)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "set_id": m.set_id,
             "created_at": m.created_at.isoformat(),
@@ -161,22 +179,30 @@ def cmd_list(settings: BackupperSettings, stop: threading.Event, args: argparse.
         for m in listing.complete
     ]
     if args.all:
-        rows += [{"set_id": s, "status": "unfinished (no manifest; not a backup)"}
-                 for s in listing.incomplete]
+        rows += [
+            {"set_id": s, "status": "unfinished (no manifest; not a backup)"}
+            for s in listing.incomplete
+        ]
         rows += [{"set_id": s, "status": f"damaged: {why}"} for s, why in listing.damaged.items()]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         print(f"{'SET':<26} {'CREATED (UTC)':<26} {'BYTES':>14}  STATUS")
         for row in rows:
-            print(f"{row['set_id']:<26} {row.get('created_at', '-')[:26]:<26} "
-                  f"{row.get('size', '-')!s:>14}  {row['status']}")
+            print(
+                f"{row['set_id']:<26} {row.get('created_at', '-')[:26]:<26} "
+                f"{row.get('size', '-')!s:>14}  {row['status']}"
+            )
     return EXIT_OK
 
 
 def _downloader(settings: BackupperSettings, ctx: Any) -> Downloader:
     return Downloader(
-        ctx.client, ctx.store.bucket, ctx.retrier, settings.part_size_mib * MIB, settings.concurrency
+        ctx.client,
+        ctx.store.bucket,
+        ctx.retrier,
+        settings.part_size_mib * MIB,
+        settings.concurrency,
     )
 
 
@@ -194,15 +220,22 @@ def cmd_verify(settings: BackupperSettings, stop: threading.Event, args: argpars
     return EXIT_OK
 
 
-def cmd_restore(settings: BackupperSettings, stop: threading.Event, args: argparse.Namespace) -> int:
+def cmd_restore(
+    settings: BackupperSettings, stop: threading.Event, args: argparse.Namespace
+) -> int:
     """`restore`: write cas.db and cas.key-store into --target."""
     ctx = open_store(settings, stop)
     manifest = ctx.store.find_set(settings.cas_name, args.set)
     written = restore_set(_downloader(settings, ctx), manifest, ctx.credentials, args.target)
-    log_event(log, logging.INFO, "set restored", set_id=manifest.set_id,
-              target=str(args.target), files=[p.name for p in written])
-    print(f"restored {manifest.set_id} into {args.target}: "
-          + ", ".join(p.name for p in written))
+    log_event(
+        log,
+        logging.INFO,
+        "set restored",
+        set_id=manifest.set_id,
+        target=str(args.target),
+        files=[p.name for p in written],
+    )
+    print(f"restored {manifest.set_id} into {args.target}: " + ", ".join(p.name for p in written))
     print(f"next: kubectl provision cas <new-name> --cas-database-recovery {args.target} ...")
     return EXIT_OK
 
@@ -232,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, args.command)
     except KeyboardInterrupt:
         return _fail(InterruptedRun("interrupted"), args.command)
-    except Exception as exc:  # noqa: BLE001 - last line: log (redacted) and exit 1, no traceback spam
+    except Exception as exc:
         log.exception("internal error", extra={"fields": {"error": redact(str(exc))}})
         return EXIT_INTERNAL
 

@@ -14,6 +14,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Iterable, Iterator
+from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -24,7 +25,7 @@ MAGIC = b"SCBKENC1"
 CHUNK_SIZE = 1024 * 1024
 TAG_SIZE = 16
 HEADER_SIZE = len(MAGIC) + 4 + 8
-ALGORITHM = "AES-256-GCM-STREAM-v1"
+ALGORITHM: Literal["AES-256-GCM-STREAM-v1"] = "AES-256-GCM-STREAM-v1"
 
 
 def key_id(key: bytes) -> str:

@@ -37,7 +37,7 @@ def redact(text: str) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON object; fields passed as `extra={"fields": {...}}` are merged."""
+    """Formats a record as one JSON object, merging fields passed as `extra={"fields": {...}}`."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

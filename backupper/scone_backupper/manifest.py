@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import __version__
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = "scone-backupper/manifest/v1"
+MANIFEST_FORMAT: Literal["scone-backupper/manifest/v1"] = "scone-backupper/manifest/v1"
 _SET_ID = re.compile(r"^(\d{8}T\d{6})\.(\d{6})Z$")
 
 
@@ -96,7 +96,7 @@ def new_set_id(now: dt.datetime) -> str:
 
 
 def parse_set_id(set_id: str) -> dt.datetime | None:
-    """The time a set id names, or None if it is not one of ours (never touch what we did not name)."""
+    """The time a set id names, or None if it is not ours (never touch what we did not name)."""
     match = _SET_ID.match(set_id)
     if not match:
         return None

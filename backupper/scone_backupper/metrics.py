@@ -96,7 +96,7 @@ def start_metrics_server(metrics: Metrics, address: str, port: int) -> Threading
     """Serve GET /metrics in a daemon thread; returns the server (its port if 0 was asked)."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             if self.path.split("?")[0] not in ("/metrics", "/"):
                 self.send_error(404)
                 return

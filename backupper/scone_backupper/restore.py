@@ -73,9 +73,7 @@ def _plain_stream(
         raise VerificationError(f"{item.name} of set {item.key}: content does not match manifest")
 
 
-def verify_set(
-    downloader: Downloader, manifest: Manifest, credentials: S3Credentials
-) -> int:
+def verify_set(downloader: Downloader, manifest: Manifest, credentials: S3Credentials) -> int:
     """Download every file of the set and check every checksum; returns plain bytes checked."""
     key = _key_for(manifest, credentials)
     progress = Progress(f"verify {manifest.set_id}", sum(f.stored_size for f in manifest.files))

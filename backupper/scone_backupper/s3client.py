@@ -133,7 +133,13 @@ class Retrier:
             attempt += 1
             try:
                 return fn()
-            except (ClientError, BotoCoreError, TransientMismatch, Urllib3HTTPError, OSError) as exc:
+            except (
+                ClientError,
+                BotoCoreError,
+                TransientMismatch,
+                Urllib3HTTPError,
+                OSError,
+            ) as exc:
                 code = error_code(exc)
                 if not is_retryable(exc):
                     raise StoreError(f"{what} failed: {code}: {_short(exc)}") from None
@@ -142,7 +148,7 @@ class Retrier:
                         f"{what} failed after {attempt} attempts (--max-attempts): {code}: "
                         f"{_short(exc)}"
                     ) from None
-                delay = random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+                delay = random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))  # noqa: S311
                 log_event(
                     log,
                     logging.WARNING,

@@ -93,7 +93,9 @@ class BackupperSettings(BaseModel):
     @classmethod
     def _namespace(cls, value: str) -> str:
         if len(value) > 63 or not _DNS_LABEL.match(value):
-            raise ValueError("must be a Kubernetes namespace name (DNS label, at most 63 characters)")
+            raise ValueError(
+                "must be a Kubernetes namespace name (DNS label, at most 63 characters)"
+            )
         return value
 
     @field_validator("prefix")
@@ -174,9 +176,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "failure_retry_seconds", "--failure-retry-seconds", "BACKUP_FAILURE_RETRY_SECONDS", "int"
     ),
-    SettingSpec(
-        "require_encryption", "--require-encryption", "BACKUP_REQUIRE_ENCRYPTION", "bool"
-    ),
+    SettingSpec("require_encryption", "--require-encryption", "BACKUP_REQUIRE_ENCRYPTION", "bool"),
     SettingSpec("log_level", "--log-level", "LOG_LEVEL"),
 )
 
@@ -245,8 +245,8 @@ def resolve_settings(
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
-            spec = next((s for s in SETTINGS if s.field == field), None)
-            where = origins.get(field) or (f"{spec.flag} / {spec.env}" if spec else field)
+            known = next((s for s in SETTINGS if s.field == field), None)
+            where = origins.get(field) or (f"{known.flag} / {known.env}" if known else field)
             message = str(error["msg"]).removeprefix("Value error, ")
             problems.append(f"{where}: {message}")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from None

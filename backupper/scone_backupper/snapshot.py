@@ -88,7 +88,7 @@ def fingerprint_snapshot(
     for name, size, reader in iter_snapshot_members(tar):
         digest = hashlib.sha256()
         total = 0
-        for chunk in iter(lambda: reader.read(READ_CHUNK), b""):
+        while chunk := reader.read(READ_CHUNK):
             digest.update(chunk)
             total += len(chunk)
             if on_bytes is not None:

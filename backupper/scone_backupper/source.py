@@ -63,16 +63,14 @@ class _StderrTail:
 
 
 @contextmanager
-def open_snapshot_stream(
-    argv: list[str], timeout_seconds: float
-) -> Iterator[tarfile.TarFile]:
+def open_snapshot_stream(argv: list[str], timeout_seconds: float) -> Iterator[tarfile.TarFile]:
     """Start the source command and yield its stdout as a streaming TarFile.
 
     On leaving, the command must have exited 0; otherwise a SourceError carries its exit status and
     the tail of its stderr. If the caller fails early, the command is killed.
     """
     try:
-        proc = subprocess.Popen(  # noqa: S603 - argv comes from the operator's own setting
+        proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
     except OSError as exc:

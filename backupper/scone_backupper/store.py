@@ -9,6 +9,7 @@ backup, so listing classifies every prefix as complete, incomplete (no manifest)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ class BackupStore:
             if token:
                 kwargs["ContinuationToken"] = token
             page = self.retrier.call(
-                "listing of backup sets", lambda kw=kwargs: self.client.list_objects_v2(**kw)
+                "listing of backup sets", functools.partial(self.client.list_objects_v2, **kwargs)
             )
             for item in page.get("Contents", []):
                 rest = str(item["Key"])[len(self.set_root) :]
@@ -165,7 +166,8 @@ class BackupStore:
         ]
         for key in ordered:
             self.retrier.call(
-                f"deletion of {key}", lambda k=key: self.client.delete_object(Bucket=self.bucket, Key=k)
+                f"deletion of {key}",
+                functools.partial(self.client.delete_object, Bucket=self.bucket, Key=key),
             )
 
     def abort_orphan_uploads(self, grace: dt.timedelta, now: dt.datetime) -> int:
@@ -175,7 +177,7 @@ class BackupStore:
         while True:
             page = self.retrier.call(
                 "listing of multipart uploads",
-                lambda kw=dict(kwargs): self.client.list_multipart_uploads(**kw),
+                functools.partial(self.client.list_multipart_uploads, **kwargs),
             )
             for upload in page.get("Uploads", []) or []:
                 initiated = upload.get("Initiated")
@@ -185,8 +187,11 @@ class BackupStore:
                 try:
                     self.retrier.call(
                         f"abort of orphaned upload {key}",
-                        lambda k=key, u=upload_id: self.client.abort_multipart_upload(
-                            Bucket=self.bucket, Key=k, UploadId=u
+                        functools.partial(
+                            self.client.abort_multipart_upload,
+                            Bucket=self.bucket,
+                            Key=key,
+                            UploadId=upload_id,
                         ),
                     )
                 except StoreError as exc:
@@ -211,7 +216,9 @@ def _manifest_problem(
         if item.key not in sizes:
             return f"object {item.key} is missing"
         if sizes[item.key] != item.stored_size:
-            return f"object {item.key} has {sizes[item.key]} bytes, manifest says {item.stored_size}"
+            return (
+                f"object {item.key} has {sizes[item.key]} bytes, manifest says {item.stored_size}"
+            )
     return None
 
 

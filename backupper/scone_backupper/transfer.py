@@ -273,7 +273,9 @@ class Uploader:
         returned_sha = str(head.get("ChecksumSHA256") or "")
         if returned_sha:
             if returned_sha.split("-")[0] != sha_b64:
-                raise VerificationError(f"{key}: stored SHA-256 checksum differs from what was sent")
+                raise VerificationError(
+                    f"{key}: stored SHA-256 checksum differs from what was sent"
+                )
             checked = True
         match = _MD5_ETAG.match(str(head.get("ETag") or ""))
         if match:
@@ -290,7 +292,9 @@ class Uploader:
 class Downloader:
     """Reads one object as an ordered byte stream using parallel ranged GETs (bounded memory)."""
 
-    def __init__(self, client: Any, bucket: str, retrier: Retrier, part_size: int, concurrency: int):
+    def __init__(
+        self, client: Any, bucket: str, retrier: Retrier, part_size: int, concurrency: int
+    ):
         self.client = client
         self.bucket = bucket
         self.retrier = retrier

@@ -49,7 +49,7 @@ def wait_until(condition: Any, what: str, attempts: int = 600, pause: float = 0.
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status < 500)
     except OSError:
         return False
@@ -70,7 +70,9 @@ class ServerProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            self.argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
         )
         wait_until(lambda: _http_ok(self.url + self.ready_path), f"server on {self.port}")
@@ -104,7 +106,10 @@ def start_moto() -> ServerProcess:
 
 def s3_client(url: str) -> Any:
     return boto3.client(
-        "s3", endpoint_url=url, aws_access_key_id="test", aws_secret_access_key="test",
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
         region_name="us-east-1",
     )
 
@@ -122,21 +127,27 @@ class FaultProxy(ServerProcess):
     def __init__(self, upstream: ServerProcess) -> None:
         port = free_port()
         super().__init__(
-            [sys.executable, str(Path(__file__).with_name("faultproxy.py")), "--port", str(port),
-             "--upstream", f"127.0.0.1:{upstream.port}"],
+            [
+                sys.executable,
+                str(Path(__file__).with_name("faultproxy.py")),
+                "--port",
+                str(port),
+                "--upstream",
+                f"127.0.0.1:{upstream.port}",
+            ],
             port,
             "/__faults__",
         )
 
     def set_rules(self, rules: list[dict[str, Any]]) -> None:
-        request = urllib.request.Request(  # noqa: S310 - loopback only
+        request = urllib.request.Request(
             self.url + "/__faults__", data=json.dumps(rules).encode(), method="POST"
         )
-        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5):
             pass
 
     def events(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(self.url + "/__faults__", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(self.url + "/__faults__", timeout=5) as response:
             return list(json.loads(response.read()))
 
 
@@ -206,20 +217,30 @@ class Harness:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "scone_backupper", *args]
 
-    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         merged = self.base_env()
         merged.update(env or {})
         return subprocess.run(
-            self.command(*args), env=merged, capture_output=True, text=True,
-            stdin=subprocess.DEVNULL, check=False,
+            self.command(*args),
+            env=merged,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
 
     def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         merged = self.base_env()
         merged.update(env or {})
         return subprocess.Popen(
-            self.command(*args), env=merged, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, stdin=subprocess.DEVNULL,
+            self.command(*args),
+            env=merged,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
         )
 
     def keys(self, prefix: str = "") -> list[str]:

@@ -83,8 +83,8 @@ class Proxy(BaseHTTPRequestHandler):
             self._control(method)
             return
         length = int(self.headers.get("Content-Length") or 0)
-        rule = _match(method, parts.path, parts.query)
-        action = rule["action"] if rule else "forward"
+        rule: dict[str, Any] = _match(method, parts.path, parts.query) or {"action": "forward"}
+        action = rule["action"]
         if action in ("drop", "hold"):
             self.rfile.read(length // 2)
             _event(action=action, method=method, path=parts.path, query=parts.query)
@@ -131,8 +131,8 @@ class Proxy(BaseHTTPRequestHandler):
                 if name.lower() not in ("connection", "transfer-encoding", "content-length"):
                     self.send_header(name, value)
             # A HEAD answer carries the object's length, not that of its (empty) body.
-            length = response.getheader("Content-Length") if method == "HEAD" else None
-            self.send_header("Content-Length", length or str(len(data)))
+            head_length = response.getheader("Content-Length") if method == "HEAD" else None
+            self.send_header("Content-Length", head_length or str(len(data)))
             self.end_headers()
             if method != "HEAD":
                 self.wfile.write(data)

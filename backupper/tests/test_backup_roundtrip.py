@@ -172,7 +172,7 @@ def test_loop_picks_up_a_changed_secret_without_restart(harness: Harness) -> Non
         )
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
 
 

@@ -22,7 +22,10 @@ def _peak_rss_of_run(harness: Harness) -> int:
     env = harness.base_env()
     env.update({"BACKUP_PART_SIZE_MIB": "8", "BACKUP_UPLOAD_CONCURRENCY": "4"})
     proc = subprocess.Popen(
-        harness.command("run"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        harness.command("run"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
     )
     assert proc.stderr is not None

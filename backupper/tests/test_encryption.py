@@ -23,7 +23,9 @@ def _key() -> str:
 def test_stream_cipher_round_trips_and_predicts_its_size(size: int) -> None:
     key = os.urandom(32)
     plain = os.urandom(size)
-    stored = b"".join(crypto.encrypt_stream([plain[i : i + 99_999] for i in range(0, size, 99_999)], key))
+    stored = b"".join(
+        crypto.encrypt_stream([plain[i : i + 99_999] for i in range(0, size, 99_999)], key)
+    )
     assert len(stored) == crypto.encrypted_size(size)
     assert b"".join(crypto.decrypt_stream([stored], key)) == plain
 

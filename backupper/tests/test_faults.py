@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FaultProxy, Harness, ServerProcess, log_lines, new_harness, start_moto, wait_until
+from .conftest import (
+    FaultProxy,
+    Harness,
+    ServerProcess,
+    log_lines,
+    new_harness,
+    start_moto,
+    wait_until,
+)
 
 SIZE = 12 * 1024 * 1024 + 17  # three 5 MiB parts: faults can hit the middle one
 
@@ -50,12 +58,30 @@ def test_500_and_503_slowdown_answers_are_retried(faulty: Harness, proxy: FaultP
     faulty.write_snapshot(os.urandom(SIZE), b"ks")
     proxy.set_rules(
         [
-            {"method": "PUT", "query": "partNumber=2", "action": "status", "status": 503,
-             "code": "SlowDown", "times": 2},
-            {"method": "POST", "query": "uploadId", "action": "status", "status": 500,
-             "code": "InternalError", "times": 1},
-            {"method": "PUT", "path": "manifest.json", "action": "status", "status": 503,
-             "code": "ServiceUnavailable", "times": 1},
+            {
+                "method": "PUT",
+                "query": "partNumber=2",
+                "action": "status",
+                "status": 503,
+                "code": "SlowDown",
+                "times": 2,
+            },
+            {
+                "method": "POST",
+                "query": "uploadId",
+                "action": "status",
+                "status": 500,
+                "code": "InternalError",
+                "times": 1,
+            },
+            {
+                "method": "PUT",
+                "path": "manifest.json",
+                "action": "status",
+                "status": 503,
+                "code": "ServiceUnavailable",
+                "times": 1,
+            },
         ]
     )
 
@@ -73,8 +99,15 @@ def test_persistent_5xx_fails_the_run_without_committing_a_set(
 ) -> None:
     faulty.write_snapshot(os.urandom(SIZE), b"ks")
     proxy.set_rules(
-        [{"method": "PUT", "query": "partNumber=3", "action": "status", "status": 500,
-          "times": 1000}]
+        [
+            {
+                "method": "PUT",
+                "query": "partNumber=3",
+                "action": "status",
+                "status": 500,
+                "times": 1000,
+            }
+        ]
     )
 
     result = faulty.run("run", env={"S3_MAX_ATTEMPTS": "3"})
@@ -92,10 +125,14 @@ def test_slow_responses_beyond_the_read_timeout_are_retried(
     faulty.write_snapshot(os.urandom(SIZE), b"ks")
     proxy.set_rules(
         [
-            {"method": "PUT", "query": "partNumber=2", "action": "delay", "seconds": 3,
-             "times": 1},
-            {"method": "PUT", "query": "partNumber=1", "action": "delay", "seconds": 0.3,
-             "times": 1},
+            {"method": "PUT", "query": "partNumber=2", "action": "delay", "seconds": 3, "times": 1},
+            {
+                "method": "PUT",
+                "query": "partNumber=1",
+                "action": "delay",
+                "seconds": 0.3,
+                "times": 1,
+            },
         ]
     )
 
@@ -189,9 +226,7 @@ def test_real_store_process_killed_mid_upload_fails_cleanly_and_recovers_after_r
         harness = new_harness(tmp_path, store, endpoint=front.url)
         harness.write_snapshot(os.urandom(SIZE), b"ks")
         front.set_rules([{"method": "PUT", "query": "partNumber=2", "action": "hold"}])
-        run = harness.popen(
-            "run", env={"S3_MAX_ATTEMPTS": "3", "S3_READ_TIMEOUT_SECONDS": "2"}
-        )
+        run = harness.popen("run", env={"S3_MAX_ATTEMPTS": "3", "S3_READ_TIMEOUT_SECONDS": "2"})
         wait_until(lambda: any(e["action"] == "hold" for e in front.events()), "upload in flight")
 
         store.kill()  # the S3 server itself (all its in-memory state) is gone

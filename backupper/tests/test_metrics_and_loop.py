@@ -28,7 +28,7 @@ def _value(text: str, name: str) -> float:
 
 def _scrape(port: int) -> str:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
             return str(resp.read().decode())
     except OSError:
         return ""
@@ -83,14 +83,20 @@ def test_loop_serves_metrics_runs_on_schedule_and_stops_cleanly_on_sigterm(
     harness.write_snapshot(os.urandom(3000), b"ks")
     port = free_port()
     proc = harness.popen(
-        "loop", env={"METRICS_PORT": str(port), "METRICS_ADDRESS": "127.0.0.1",
-                     "BACKUP_INTERVAL_SECONDS": "1"}
+        "loop",
+        env={
+            "METRICS_PORT": str(port),
+            "METRICS_ADDRESS": "127.0.0.1",
+            "BACKUP_INTERVAL_SECONDS": "1",
+        },
     )
     try:
         text = wait_until(
-            lambda: (t := _scrape(port))
-            and _value(t, 'scone_backupper_runs_total{result="skipped"}') >= 2
-            and t,
+            lambda: (
+                (t := _scrape(port))
+                and _value(t, 'scone_backupper_runs_total{result="skipped"}') >= 2
+                and t
+            ),
             "two skipped runs after the first upload",
             attempts=600,
         )
@@ -110,13 +116,20 @@ def test_loop_retries_a_failed_run_sooner_than_the_interval(harness: Harness) ->
     (harness.snapshot_dir / "cas.db").write_bytes(b"db")  # incomplete at first
     port = free_port()
     proc = harness.popen(
-        "loop", env={"METRICS_PORT": str(port), "METRICS_ADDRESS": "127.0.0.1",
-                     "BACKUP_INTERVAL_SECONDS": "3600", "BACKUP_FAILURE_RETRY_SECONDS": "1"}
+        "loop",
+        env={
+            "METRICS_PORT": str(port),
+            "METRICS_ADDRESS": "127.0.0.1",
+            "BACKUP_INTERVAL_SECONDS": "3600",
+            "BACKUP_FAILURE_RETRY_SECONDS": "1",
+        },
     )
     try:
         wait_until(
-            lambda: (t := _scrape(port))
-            and _value(t, 'scone_backupper_failures_total{kind="snapshot_incomplete"}') >= 1,
+            lambda: (
+                (t := _scrape(port))
+                and _value(t, 'scone_backupper_failures_total{kind="snapshot_incomplete"}') >= 1
+            ),
             "a failed run",
             attempts=600,
         )

@@ -23,8 +23,12 @@ NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 def _manifest(days_ago: float) -> Manifest:
     created = NOW - dt.timedelta(days=days_ago)
     return Manifest(
-        set_id=new_set_id(created), cas_name="cas", cas_namespace="ns", cas_version="",
-        created_at=created, files=[],
+        set_id=new_set_id(created),
+        cas_name="cas",
+        cas_namespace="ns",
+        cas_version="",
+        created_at=created,
+        files=[],
     )
 
 

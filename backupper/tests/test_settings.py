@@ -24,8 +24,20 @@ def test_defaults_match_the_deployment_contract() -> None:
     assert settings.credentials_dir == Path("/var/run/secrets/scone-backupper/s3")
     assert settings.metrics_port == 9102
     assert build_source_argv(settings) == [
-        "kubectl", "exec", "-n", "osc-scone-system", "cas-0", "-c", "cas", "--",
-        "tar", "cf", "-", "-C", "/var/mnt/cas-database-snapshots/last-completed", ".",
+        "kubectl",
+        "exec",
+        "-n",
+        "osc-scone-system",
+        "cas-0",
+        "-c",
+        "cas",
+        "--",
+        "tar",
+        "cf",
+        "-",
+        "-C",
+        "/var/mnt/cas-database-snapshots/last-completed",
+        ".",
     ]
 
 
@@ -60,7 +72,9 @@ def test_placeholders_are_filled_after_splitting_so_values_are_never_resplit() -
         ({"BACKUP_REQUIRE_ENCRYPTION": "maybe"}, "use true or false"),
     ],
 )
-def test_bad_values_name_the_setting_and_what_is_allowed(env: dict[str, str], expected: str) -> None:
+def test_bad_values_name_the_setting_and_what_is_allowed(
+    env: dict[str, str], expected: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         resolve_settings({}, environ=env)
     assert expected in str(caught.value)

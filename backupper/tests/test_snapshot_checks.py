@@ -66,9 +66,7 @@ def test_last_completed_as_a_symlink_to_a_directory_is_followed(harness: Harness
 
 
 def test_failing_source_command_reports_its_exit_status_and_stderr(harness: Harness) -> None:
-    result = harness.run(
-        "run", env={"SNAPSHOT_DIR": str(harness.root / "no-such-dir")}
-    )
+    result = harness.run("run", env={"SNAPSHOT_DIR": str(harness.root / "no-such-dir")})
     assert result.returncode == 4
     (error,) = [r for r in log_lines(result.stderr) if r["level"] == "error"]
     assert error["kind"] == "source"

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Benchmark of scone-backupper against `aws s3 cp` (awscli) on the same local S3 server.
+
+What it measures, side by side in one run, against one moto server on 127.0.0.1:
+  * upload throughput of a snapshot (backupper `run`: check read + streaming upload + per-part and
+    per-object verification + manifest) versus `aws s3 cp FILE s3://…` of the same cas.db;
+  * restore throughput (backupper `restore`: ranged parallel download + SHA-256 check + fsync)
+    versus `aws s3 cp s3://… FILE`;
+  * the backupper's peak RSS (ru_maxrss of the process) for each snapshot size, to show that
+    memory does not grow with the snapshot (ratio of peaks printed).
+
+awscli is installed into its own virtualenv (.venv-bench at the repository root, created here on
+first use) so its exact botocore pin can never clash with the backupper's. The snapshot is a
+sparse file in a temporary directory (no disk used for the source); restored copies are deleted
+right after each measurement, and the bucket is emptied between tools so moto holds at most one
+large object at a time.
+
+Usage: .venv/bin/python bench/backupper_bench.py [--sizes-mib 100,1024] [--skip-aws]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_VENV = ROOT / ".venv-bench"
+AWSCLI_PIN = "awscli==1.45.11"
+MIB = 1024 * 1024
+BUCKET = "bench-cas-backups"
+
+
+@dataclass
+class Measurement:
+    """One timed command."""
+
+    tool: str
+    operation: str
+    size_mib: int
+    seconds: float
+    mib_per_s: float
+    peak_rss_mib: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_awscli() -> Path:
+    """The `aws` executable of the bench venv, creating the venv with pinned awscli if needed."""
+    aws = BENCH_VENV / "bin" / "aws"
+    if not aws.exists():
+        print(f"creating {BENCH_VENV} with {AWSCLI_PIN} …", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run(
+            [str(BENCH_VENV / "bin" / "pip"), "install", "-q", AWSCLI_PIN], check=True
+        )
+    return aws
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run argv; return (wall seconds, peak RSS MiB of that process)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{argv[:4]} failed ({code}): {err.decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def make_snapshot(directory: Path, size: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "cas.db", "wb") as handle:
+        handle.write(os.urandom(MIB))
+        handle.truncate(size)
+    (directory / "cas.key-store").write_bytes(os.urandom(4096))
+
+
+def empty_bucket(client: Any) -> None:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    for page in pages:
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=BUCKET, Key=item["Key"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes-mib", default="100,1024")
+    parser.add_argument("--skip-aws", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes_mib.split(",")]
+    aws = None if args.skip_aws else ensure_awscli()
+
+    sys.path.insert(0, str(ROOT / "backupper"))
+    import boto3
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    work = Path(tempfile.mkdtemp(prefix="backupper-bench-"))
+    results: list[Measurement] = []
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()  # noqa: S310
+                break
+            except OSError:
+                time.sleep(0.05)
+        client = boto3.client(
+            "s3", endpoint_url=url, aws_access_key_id="bench", aws_secret_access_key="bench",
+            region_name="us-east-1",
+        )
+        client.create_bucket(Bucket=BUCKET)
+        secret = work / "secret"
+        secret.mkdir()
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+            "BUCKET_NAME": BUCKET, "S3_ENDPOINT": url,
+        }.items():
+            (secret / key).write_text(value)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "BACKUP_"))}
+        backupper_env = dict(
+            env,
+            PYTHONPATH=str(ROOT / "backupper"),
+            S3_CREDENTIALS_DIR=str(secret),
+            SNAPSHOT_SOURCE_COMMAND="tar cf - -C {snapshot_dir} .",
+            METRICS_PORT="0",
+        )
+        aws_env = dict(
+            env, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        backupper = [sys.executable, "-m", "scone_backupper"]
+        for size_mib in sizes:
+            snap = work / f"snap-{size_mib}"
+            make_snapshot(snap, size_mib * MIB)
+            total_mib = (size_mib * MIB + 4096) / MIB
+            run_env = dict(backupper_env, SNAPSHOT_DIR=str(snap))
+            secs, rss = timed([*backupper, "run"], run_env)
+            results.append(Measurement("backupper", "upload", size_mib, secs, total_mib / secs, rss))
+            target = work / "restored"
+            secs, rss = timed(
+                [*backupper, "restore", "--set", "latest", "--target", str(target)], run_env
+            )
+            results.append(Measurement("backupper", "restore", size_mib, secs, total_mib / secs, rss))
+            shutil.rmtree(target)
+            empty_bucket(client)
+            if aws is not None:
+                source = snap / "cas.db"
+                dest = f"s3://{BUCKET}/awscli/cas.db"
+                common = ["--endpoint-url", url, "--only-show-errors"]
+                secs, rss = timed([str(aws), "s3", "cp", str(source), dest, *common], aws_env)
+                db_mib = size_mib
+                results.append(Measurement("aws s3 cp", "upload", size_mib, secs, db_mib / secs, rss))
+                out = work / "aws-restored.db"
+                secs, rss = timed([str(aws), "s3", "cp", dest, str(out), *common], aws_env)
+                results.append(Measurement("aws s3 cp", "restore", size_mib, secs, db_mib / secs, rss))
+                out.unlink()
+                empty_bucket(client)
+            shutil.rmtree(snap)
+    finally:
+        moto.terminate()
+        moto.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print(f"{'tool':<11} {'op':<8} {'MiB':>6} {'seconds':>8} {'MiB/s':>8} {'peak RSS MiB':>13}")
+    for m in results:
+        print(f"{m.tool:<11} {m.operation:<8} {m.size_mib:>6} {m.seconds:>8.2f} "
+              f"{m.mib_per_s:>8.1f} {m.peak_rss_mib:>13.1f}")
+    print()
+    by = {(m.tool, m.operation, m.size_mib): m for m in results}
+    summary: dict[str, Any] = {"results": [asdict(m) for m in results], "ratios": {}}
+    for size_mib in sizes:
+        for op in ("upload", "restore"):
+            ours, theirs = by.get(("backupper", op, size_mib)), by.get(("aws s3 cp", op, size_mib))
+            if ours and theirs:
+                ratio = ours.mib_per_s / theirs.mib_per_s
+                summary["ratios"][f"{op}_{size_mib}MiB_backupper_vs_awscli"] = round(ratio, 3)
+                print(f"{op:<8} {size_mib:>5} MiB: backupper {ours.mib_per_s:7.1f} MiB/s vs "
+                      f"aws s3 cp {theirs.mib_per_s:7.1f} MiB/s  -> ratio {ratio:.2f}x")
+    uploads = sorted((m for m in results if m.tool == "backupper" and m.operation == "upload"),
+                     key=lambda m: m.size_mib)
+    if len(uploads) >= 2:
+        small, large = uploads[0], uploads[-1]
+        growth = large.peak_rss_mib / small.peak_rss_mib
+        summary["ratios"]["backupper_peak_rss_growth"] = round(growth, 3)
+        print(f"backupper peak RSS: {small.size_mib} MiB snapshot {small.peak_rss_mib:.1f} MiB, "
+              f"{large.size_mib} MiB snapshot {large.peak_rss_mib:.1f} MiB -> ratio {growth:.2f}x "
+              f"for {large.size_mib / small.size_mib:.1f}x the data")
+    out_dir = ROOT / "bench" / "out"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "backupper.json").write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
