@@ -34,11 +34,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_VENV = ROOT / ".venv-bench"
 AWSCLI_PIN = "awscli==1.45.11"
 MIB = 1024 * 1024
 BUCKET = "bench-cas-backups"
+FAKE_SECRET = "bench"  # noqa: S105 - moto accepts any credentials; nothing real here
 
 
 @dataclass
@@ -65,18 +68,14 @@ def ensure_awscli() -> Path:
     if not aws.exists():
         print(f"creating {BENCH_VENV} with {AWSCLI_PIN} …", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-        subprocess.run(
-            [str(BENCH_VENV / "bin" / "pip"), "install", "-q", AWSCLI_PIN], check=True
-        )
+        subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "-q", AWSCLI_PIN], check=True)
     return aws
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Run argv; return (wall seconds, peak RSS MiB of that process)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-    )
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -102,114 +101,155 @@ def empty_bucket(client: Any) -> None:
             client.delete_object(Bucket=BUCKET, Key=item["Key"])
 
 
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    """A moto S3 server on a free loopback port, ready to answer."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(400):
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()  # noqa: S310 - loopback
+            return moto, url
+        except OSError:
+            time.sleep(0.05)
+    moto.kill()
+    raise SystemExit("moto server did not start")
+
+
+def write_secret(directory: Path, url: str) -> None:
+    """The backupper's S3 Secret directory, pointing at the bench server."""
+    directory.mkdir()
+    values = {
+        "AWS_ACCESS_KEY_ID": FAKE_SECRET,
+        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+        "BUCKET_NAME": BUCKET,
+        "S3_ENDPOINT": url,
+    }
+    for key, value in values.items():
+        (directory / key).write_text(value)
+
+
+def bench_backupper(work: Path, snap: Path, size_mib: int, env: dict[str, str]) -> list[Measurement]:
+    """`run` (upload) then `restore` of the same snapshot."""
+    backupper = [sys.executable, "-m", "scone_backupper"]
+    total_mib = (size_mib * MIB + 4096) / MIB
+    run_env = dict(env, SNAPSHOT_DIR=str(snap))
+    secs, rss = timed([*backupper, "run"], run_env)
+    results = [Measurement("backupper", "upload", size_mib, secs, total_mib / secs, rss)]
+    target = work / "restored"
+    secs, rss = timed([*backupper, "restore", "--set", "latest", "--target", str(target)], run_env)
+    results.append(Measurement("backupper", "restore", size_mib, secs, total_mib / secs, rss))
+    shutil.rmtree(target)
+    return results
+
+
+def bench_awscli(
+    aws: Path, work: Path, snap: Path, size_mib: int, *, url: str, env: dict[str, str]
+) -> list[Measurement]:
+    """`aws s3 cp` up and down of the same cas.db."""
+    dest = f"s3://{BUCKET}/awscli/cas.db"
+    common = ["--endpoint-url", url, "--only-show-errors"]
+    secs, rss = timed([str(aws), "s3", "cp", str(snap / "cas.db"), dest, *common], env)
+    results = [Measurement("aws s3 cp", "upload", size_mib, secs, size_mib / secs, rss)]
+    out = work / "aws-restored.db"
+    secs, rss = timed([str(aws), "s3", "cp", dest, str(out), *common], env)
+    results.append(Measurement("aws s3 cp", "restore", size_mib, secs, size_mib / secs, rss))
+    out.unlink()
+    return results
+
+
+def report(results: list[Measurement], sizes: list[int]) -> dict[str, Any]:
+    """Print the table and the ratios; return them for the JSON file."""
+    print()
+    print(f"{'tool':<11} {'op':<8} {'MiB':>6} {'seconds':>8} {'MiB/s':>8} {'peak RSS MiB':>13}")
+    for m in results:
+        print(
+            f"{m.tool:<11} {m.operation:<8} {m.size_mib:>6} {m.seconds:>8.2f} "
+            f"{m.mib_per_s:>8.1f} {m.peak_rss_mib:>13.1f}"
+        )
+    print()
+    by = {(m.tool, m.operation, m.size_mib): m for m in results}
+    ratios: dict[str, float] = {}
+    for size_mib in sizes:
+        for op in ("upload", "restore"):
+            ours, theirs = by.get(("backupper", op, size_mib)), by.get(("aws s3 cp", op, size_mib))
+            if ours and theirs:
+                ratio = ours.mib_per_s / theirs.mib_per_s
+                ratios[f"{op}_{size_mib}MiB_backupper_vs_awscli"] = round(ratio, 3)
+                print(
+                    f"{op:<8} {size_mib:>5} MiB: backupper {ours.mib_per_s:7.1f} MiB/s vs "
+                    f"aws s3 cp {theirs.mib_per_s:7.1f} MiB/s  -> ratio {ratio:.2f}x"
+                )
+    for op in ("upload", "restore"):
+        ours_runs = sorted(
+            (m for m in results if m.tool == "backupper" and m.operation == op),
+            key=lambda m: m.size_mib,
+        )
+        if len(ours_runs) >= 2:
+            small, large = ours_runs[0], ours_runs[-1]
+            growth = large.peak_rss_mib / small.peak_rss_mib
+            ratios[f"backupper_{op}_peak_rss_growth"] = round(growth, 3)
+            print(
+                f"backupper {op} peak RSS: {small.size_mib} MiB snapshot "
+                f"{small.peak_rss_mib:.1f} MiB, {large.size_mib} MiB snapshot "
+                f"{large.peak_rss_mib:.1f} MiB -> ratio {growth:.2f}x for "
+                f"{large.size_mib / small.size_mib:.1f}x the data"
+            )
+    return {"results": [asdict(m) for m in results], "ratios": ratios}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes-mib", default="100,1024")
     parser.add_argument("--skip-aws", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes_mib.split(",")]
     aws = None if args.skip_aws else ensure_awscli()
-
-    sys.path.insert(0, str(ROOT / "backupper"))
-    import boto3
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    moto, url = start_moto()
     work = Path(tempfile.mkdtemp(prefix="backupper-bench-"))
     results: list[Measurement] = []
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()  # noqa: S310
-                break
-            except OSError:
-                time.sleep(0.05)
         client = boto3.client(
-            "s3", endpoint_url=url, aws_access_key_id="bench", aws_secret_access_key="bench",
+            "s3",
+            endpoint_url=url,
+            aws_access_key_id=FAKE_SECRET,
+            aws_secret_access_key=FAKE_SECRET,
             region_name="us-east-1",
         )
         client.create_bucket(Bucket=BUCKET)
-        secret = work / "secret"
-        secret.mkdir()
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-            "BUCKET_NAME": BUCKET, "S3_ENDPOINT": url,
-        }.items():
-            (secret / key).write_text(value)
+        write_secret(work / "secret", url)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "BACKUP_"))}
         backupper_env = dict(
             env,
             PYTHONPATH=str(ROOT / "backupper"),
-            S3_CREDENTIALS_DIR=str(secret),
+            S3_CREDENTIALS_DIR=str(work / "secret"),
             SNAPSHOT_SOURCE_COMMAND="tar cf - -C {snapshot_dir} .",
             METRICS_PORT="0",
         )
         aws_env = dict(
-            env, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+            env,
+            AWS_ACCESS_KEY_ID=FAKE_SECRET,
+            AWS_SECRET_ACCESS_KEY=FAKE_SECRET,
             AWS_DEFAULT_REGION="us-east-1",
         )
-        backupper = [sys.executable, "-m", "scone_backupper"]
         for size_mib in sizes:
             snap = work / f"snap-{size_mib}"
             make_snapshot(snap, size_mib * MIB)
-            total_mib = (size_mib * MIB + 4096) / MIB
-            run_env = dict(backupper_env, SNAPSHOT_DIR=str(snap))
-            secs, rss = timed([*backupper, "run"], run_env)
-            results.append(Measurement("backupper", "upload", size_mib, secs, total_mib / secs, rss))
-            target = work / "restored"
-            secs, rss = timed(
-                [*backupper, "restore", "--set", "latest", "--target", str(target)], run_env
-            )
-            results.append(Measurement("backupper", "restore", size_mib, secs, total_mib / secs, rss))
-            shutil.rmtree(target)
-            empty_bucket(client)
+            results += bench_backupper(work, snap, size_mib, backupper_env)
+            empty_bucket(client)  # moto keeps objects in RAM: one large object at a time
             if aws is not None:
-                source = snap / "cas.db"
-                dest = f"s3://{BUCKET}/awscli/cas.db"
-                common = ["--endpoint-url", url, "--only-show-errors"]
-                secs, rss = timed([str(aws), "s3", "cp", str(source), dest, *common], aws_env)
-                db_mib = size_mib
-                results.append(Measurement("aws s3 cp", "upload", size_mib, secs, db_mib / secs, rss))
-                out = work / "aws-restored.db"
-                secs, rss = timed([str(aws), "s3", "cp", dest, str(out), *common], aws_env)
-                results.append(Measurement("aws s3 cp", "restore", size_mib, secs, db_mib / secs, rss))
-                out.unlink()
+                results += bench_awscli(aws, work, snap, size_mib, url=url, env=aws_env)
                 empty_bucket(client)
             shutil.rmtree(snap)
     finally:
         moto.terminate()
         moto.wait()
         shutil.rmtree(work, ignore_errors=True)
-
-    print()
-    print(f"{'tool':<11} {'op':<8} {'MiB':>6} {'seconds':>8} {'MiB/s':>8} {'peak RSS MiB':>13}")
-    for m in results:
-        print(f"{m.tool:<11} {m.operation:<8} {m.size_mib:>6} {m.seconds:>8.2f} "
-              f"{m.mib_per_s:>8.1f} {m.peak_rss_mib:>13.1f}")
-    print()
-    by = {(m.tool, m.operation, m.size_mib): m for m in results}
-    summary: dict[str, Any] = {"results": [asdict(m) for m in results], "ratios": {}}
-    for size_mib in sizes:
-        for op in ("upload", "restore"):
-            ours, theirs = by.get(("backupper", op, size_mib)), by.get(("aws s3 cp", op, size_mib))
-            if ours and theirs:
-                ratio = ours.mib_per_s / theirs.mib_per_s
-                summary["ratios"][f"{op}_{size_mib}MiB_backupper_vs_awscli"] = round(ratio, 3)
-                print(f"{op:<8} {size_mib:>5} MiB: backupper {ours.mib_per_s:7.1f} MiB/s vs "
-                      f"aws s3 cp {theirs.mib_per_s:7.1f} MiB/s  -> ratio {ratio:.2f}x")
-    uploads = sorted((m for m in results if m.tool == "backupper" and m.operation == "upload"),
-                     key=lambda m: m.size_mib)
-    if len(uploads) >= 2:
-        small, large = uploads[0], uploads[-1]
-        growth = large.peak_rss_mib / small.peak_rss_mib
-        summary["ratios"]["backupper_peak_rss_growth"] = round(growth, 3)
-        print(f"backupper peak RSS: {small.size_mib} MiB snapshot {small.peak_rss_mib:.1f} MiB, "
-              f"{large.size_mib} MiB snapshot {large.peak_rss_mib:.1f} MiB -> ratio {growth:.2f}x "
-              f"for {large.size_mib / small.size_mib:.1f}x the data")
+    summary = report(results, sizes)
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(exist_ok=True)
     (out_dir / "backupper.json").write_text(json.dumps(summary, indent=2))

@@ -140,7 +140,17 @@ def run_once(
         set_id = new_set_id(now())
         while set_id in listing.objects:  # never write into an existing prefix
             set_id = new_set_id(now() + dt.timedelta(microseconds=1))
-        manifest = _upload_set(settings, ctx, set_id, argv, fingerprint, key, key_id, stop, now)
+        manifest = _upload_set(
+            settings,
+            ctx,
+            set_id=set_id,
+            argv=argv,
+            fingerprint=fingerprint,
+            key=key,
+            key_id=key_id,
+            stop=stop,
+            now=now,
+        )
         log_event(
             log,
             logging.INFO,
@@ -161,6 +171,7 @@ def run_once(
 def _upload_set(
     settings: BackupperSettings,
     ctx: StoreContext,
+    *,
     set_id: str,
     argv: list[str],
     fingerprint: dict[str, SnapshotFile],
@@ -231,9 +242,9 @@ def _apply_retention(
         plan = plan_retention(
             listing,
             now(),
-            settings.retention_days,
-            settings.min_keep,
-            dt.timedelta(seconds=settings.orphan_grace_seconds),
+            retention_days=settings.retention_days,
+            min_keep=settings.min_keep,
+            orphan_grace=dt.timedelta(seconds=settings.orphan_grace_seconds),
             protect=frozenset({current}),
         )
         for set_id in plan.deletions:

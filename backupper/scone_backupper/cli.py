@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,15 +252,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = resolve_settings(flags)
         setup_logging(settings.log_level)
         _install_stop_handlers(stop)
-        if args.command == "run":
-            return cmd_run(settings, stop)
-        if args.command == "loop":
-            return cmd_loop(settings, stop)
-        if args.command == "list":
-            return cmd_list(settings, stop, args)
-        if args.command == "verify":
-            return cmd_verify(settings, stop, args)
-        return cmd_restore(settings, stop, args)
+        commands: dict[str, Callable[[], int]] = {
+            "run": lambda: cmd_run(settings, stop),
+            "loop": lambda: cmd_loop(settings, stop),
+            "list": lambda: cmd_list(settings, stop, args),
+            "verify": lambda: cmd_verify(settings, stop, args),
+            "restore": lambda: cmd_restore(settings, stop, args),
+        }
+        return commands[args.command]()
     except BackupperError as exc:
         return _fail(exc, args.command)
     except KeyboardInterrupt:

@@ -33,6 +33,7 @@ class RetentionPlan:
 def plan_retention(
     listing: SetListing,
     now: dt.datetime,
+    *,
     retention_days: int,
     min_keep: int,
     orphan_grace: dt.timedelta,

@@ -101,7 +101,8 @@ def open_snapshot_stream(argv: list[str], timeout_seconds: float) -> Iterator[ta
     completed = False
     try:
         try:
-            tar = tarfile.open(fileobj=proc.stdout, mode="r|", bufsize=1024 * 1024)
+            # Closed with the process in `finally` below; a `with` would end it too early.
+            tar = tarfile.open(fileobj=proc.stdout, mode="r|", bufsize=1024 * 1024)  # noqa: SIM115
         except (tarfile.TarError, OSError) as exc:
             proc.stdout.close()
             code = proc.wait()

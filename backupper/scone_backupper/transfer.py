@@ -63,13 +63,14 @@ def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
     """Regroup a byte stream into pieces of exactly `size` bytes (the last may be shorter)."""
     pending: list[bytes] = []
     pending_len = 0
-    for chunk in chunks:
-        if not pending and len(chunk) == size:
-            yield chunk  # already a whole part: pass it on without copying
+    for piece in chunks:
+        if not pending and len(piece) == size:
+            yield piece  # already a whole part: pass it on without copying
             continue
-        while chunk:
-            take = chunk[: size - pending_len]
-            chunk = chunk[len(take) :]
+        rest = piece
+        while rest:
+            take = rest[: size - pending_len]
+            rest = rest[len(take) :]
             pending.append(take)
             pending_len += len(take)
             if pending_len == size:
@@ -96,6 +97,7 @@ class Uploader:
         retrier: Retrier,
         part_size: int,
         concurrency: int,
+        *,
         on_bytes: Callable[[int], None] | None = None,
     ) -> None:
         self.client = client
@@ -272,7 +274,7 @@ class Uploader:
         checked = False
         returned_sha = str(head.get("ChecksumSHA256") or "")
         if returned_sha:
-            if returned_sha.split("-")[0] != sha_b64:
+            if returned_sha.split("-", maxsplit=1)[0] != sha_b64:
                 raise VerificationError(
                     f"{key}: stored SHA-256 checksum differs from what was sent"
                 )

@@ -243,7 +243,7 @@ class Harness:
             stdin=subprocess.DEVNULL,
         )
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def object_keys(self, prefix: str = "") -> list[str]:
         pages = self.admin.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=prefix
         )
@@ -252,7 +252,7 @@ class Harness:
     def manifests(self) -> list[dict[str, Any]]:
         return [
             json.loads(self.admin.get_object(Bucket=self.bucket, Key=k)["Body"].read())
-            for k in self.keys()
+            for k in self.object_keys()
             if k.endswith("/manifest.json")
         ]
 

@@ -15,6 +15,7 @@ substring, fires `times` times (default 1) and does one of:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import socket
@@ -91,10 +92,8 @@ class Proxy(BaseHTTPRequestHandler):
             if action == "hold":
                 HANG.wait()
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         body = self.rfile.read(length) if length else b""
         if action == "status":

@@ -15,7 +15,7 @@ def test_first_backup_uploads_both_files_and_commits_a_manifest_last(harness: Ha
     result = harness.run("run")
 
     assert result.returncode == 0, result.stderr
-    keys = harness.keys()
+    keys = harness.object_keys()
     assert len(keys) == 3
     set_prefix = keys[0].rsplit("/", 1)[0] + "/"
     assert set_prefix.startswith("cas-db/cas/")
@@ -33,12 +33,12 @@ def test_first_backup_uploads_both_files_and_commits_a_manifest_last(harness: Ha
 def test_unchanged_snapshot_is_skipped_and_the_skip_is_recorded(harness: Harness) -> None:
     harness.write_snapshot(os.urandom(300_000), b"k" * 100)
     assert harness.run("run").returncode == 0
-    keys_before = harness.keys()
+    keys_before = harness.object_keys()
 
     second = harness.run("run")
 
     assert second.returncode == 0, second.stderr
-    assert harness.keys() == keys_before
+    assert harness.object_keys() == keys_before
     finished = [r for r in log_lines(second.stderr) if r["msg"] == "run finished"]
     assert finished[0]["result"] == "skipped"
 
@@ -109,7 +109,7 @@ def test_restore_of_unknown_set_names_the_problem(harness: Harness, tmp_path: Pa
 def test_verify_detects_a_tampered_object(harness: Harness) -> None:
     harness.write_snapshot(os.urandom(50_000), b"ks")
     assert harness.run("run").returncode == 0
-    db_key = next(k for k in harness.keys() if k.endswith("/cas.db"))
+    db_key = next(k for k in harness.object_keys() if k.endswith("/cas.db"))
     original = harness.admin.get_object(Bucket=harness.bucket, Key=db_key)["Body"].read()
     damaged = bytes([original[0] ^ 1]) + original[1:]
     harness.admin.put_object(Bucket=harness.bucket, Key=db_key, Body=damaged)

@@ -37,7 +37,7 @@ def _peak_rss_of_run(harness: Harness) -> int:
 
 
 def _empty_bucket(harness: Harness) -> None:
-    for key in harness.keys():
+    for key in harness.object_keys():
         harness.admin.delete_object(Bucket=harness.bucket, Key=key)
 
 

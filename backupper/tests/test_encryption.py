@@ -47,7 +47,7 @@ def test_encrypted_backup_stores_ciphertext_and_restores_plaintext(
     harness.write_snapshot(db, b"key-store-bytes")
 
     assert harness.run("run").returncode == 0
-    stored_key = next(k for k in harness.keys() if k.endswith("/cas.db"))
+    stored_key = next(k for k in harness.object_keys() if k.endswith("/cas.db"))
     stored = harness.admin.get_object(Bucket=harness.bucket, Key=stored_key)["Body"].read()
     restore = harness.run("restore", "--set", "latest", "--target", str(tmp_path / "r"))
 
@@ -65,7 +65,7 @@ def test_required_encryption_without_a_key_uploads_nothing(harness: Harness) -> 
     result = harness.run("run", env={"BACKUP_REQUIRE_ENCRYPTION": "true"})
     assert result.returncode == 9
     assert "ENCRYPTION_KEY" in result.stderr
-    assert harness.keys() == []
+    assert harness.object_keys() == []
 
 
 def test_malformed_key_fails_closed(harness: Harness) -> None:
@@ -73,7 +73,7 @@ def test_malformed_key_fails_closed(harness: Harness) -> None:
     harness.write_snapshot(os.urandom(1000), b"ks")
     result = harness.run("run")
     assert result.returncode == 9
-    assert harness.keys() == []
+    assert harness.object_keys() == []
 
 
 def test_restore_with_the_wrong_key_is_refused(harness: Harness, tmp_path: Path) -> None:

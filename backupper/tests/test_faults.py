@@ -166,7 +166,7 @@ def test_bytes_damaged_in_transit_are_detected_and_the_part_resent(
     assert result.returncode == 0, result.stderr
     assert any(r["error"] == "TransientMismatch" for r in _retries(result.stderr))
     assert_store_consistent(faulty)
-    db_key = next(k for k in faulty.keys() if k.endswith("/cas.db"))
+    db_key = next(k for k in faulty.object_keys() if k.endswith("/cas.db"))
     assert faulty.admin.get_object(Bucket=faulty.bucket, Key=db_key)["Body"].read() == db
 
 

@@ -38,7 +38,13 @@ def _listing(*days_ago: float) -> SetListing:
 
 
 def _plan(listing: SetListing, retention: int = 10, min_keep: int = 3) -> list[str]:
-    return plan_retention(listing, NOW, retention, min_keep, dt.timedelta(hours=1)).expired
+    return plan_retention(
+        listing,
+        NOW,
+        retention_days=retention,
+        min_keep=min_keep,
+        orphan_grace=dt.timedelta(hours=1),
+    ).expired
 
 
 def test_sets_older_than_retention_are_deleted_when_enough_newer_sets_remain() -> None:
@@ -65,7 +71,9 @@ def test_unfinished_prefixes_are_swept_only_after_the_grace_period() -> None:
     old = new_set_id(NOW - dt.timedelta(hours=2))
     fresh = new_set_id(NOW - dt.timedelta(minutes=5))
     listing = SetListing(complete=[_manifest(0)], incomplete=[old, fresh, "not-a-set-id"])
-    plan = plan_retention(listing, NOW, 10, 3, dt.timedelta(hours=1))
+    plan = plan_retention(
+        listing, NOW, retention_days=10, min_keep=3, orphan_grace=dt.timedelta(hours=1)
+    )
     assert plan.unfinished == [old]
 
 
@@ -91,7 +99,7 @@ def test_retention_in_the_store_keeps_newest_and_minimum(harness: Harness) -> No
 
     assert final in remaining
     assert remaining == sorted([final, ids[4], ids[3]], reverse=True)
-    assert all(not k.startswith(f"cas-db/cas/{i}/") for i in ids[:3] for k in harness.keys())
+    assert all(not k.startswith(f"cas-db/cas/{i}/") for i in ids[:3] for k in harness.object_keys())
 
 
 def test_no_retention_after_a_failed_run(harness: Harness) -> None:

@@ -12,7 +12,7 @@ from .conftest import Harness, log_lines
 def _refused(harness: Harness) -> str:
     result = harness.run("run")
     assert result.returncode == 5, result.stderr
-    assert harness.keys() == [], "nothing may be uploaded for a refused snapshot"
+    assert harness.object_keys() == [], "nothing may be uploaded for a refused snapshot"
     assert harness.uploads() == []
     return result.stderr
 
@@ -71,7 +71,7 @@ def test_failing_source_command_reports_its_exit_status_and_stderr(harness: Harn
     (error,) = [r for r in log_lines(result.stderr) if r["level"] == "error"]
     assert error["kind"] == "source"
     assert "no-such-dir" in error["msg"]
-    assert harness.keys() == []
+    assert harness.object_keys() == []
 
 
 def test_source_command_that_is_not_installed_is_a_source_error(harness: Harness) -> None:
@@ -84,7 +84,7 @@ def test_source_output_that_is_not_tar_is_refused(harness: Harness) -> None:
     result = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": "echo hello"})
     assert result.returncode == 4
     assert "not a tar stream" in result.stderr
-    assert harness.keys() == []
+    assert harness.object_keys() == []
 
 
 def test_truncated_tar_stream_is_refused(harness: Harness) -> None:
@@ -92,4 +92,4 @@ def test_truncated_tar_stream_is_refused(harness: Harness) -> None:
     command = "sh -c 'tar cf - -C {snapshot_dir} . | head -c 100000'"
     result = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": command})
     assert result.returncode in (4, 5), result.stderr
-    assert harness.keys() == []
+    assert harness.object_keys() == []
