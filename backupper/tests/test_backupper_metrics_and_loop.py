@@ -7,9 +7,9 @@ import re
 import signal
 import urllib.request
 
-from scone_backupper.metrics import Metrics
+from backupper_harness import Harness, free_port, log_lines, wait_until
 
-from .conftest import Harness, free_port, log_lines, wait_until
+from scone_backupper.metrics import Metrics
 
 NAMES = (
     "scone_backupper_last_success_timestamp_seconds",

@@ -8,11 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+from backupper_harness import Harness
 
 from scone_backupper import crypto
 from scone_backupper.errors import EncryptionError
-
-from .conftest import Harness
 
 
 def _key() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from .conftest import Harness
+from backupper_harness import Harness
 
 MIB = 1024 * 1024
 

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from .conftest import (
+from backupper_harness import (
     FaultProxy,
     Harness,
     ServerProcess,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from backupper_harness import Harness
 
 from scone_backupper.errors import ConfigError
 from scone_backupper.settings import resolve_settings
 from scone_backupper.source import build_source_argv
-
-from .conftest import Harness
 
 
 def test_defaults_match_the_deployment_contract() -> None:

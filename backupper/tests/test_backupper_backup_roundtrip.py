@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .conftest import ACCESS_KEY, SECRET_KEY, Harness, log_lines
+from backupper_harness import ACCESS_KEY, SECRET_KEY, Harness, log_lines
 
 
 def test_first_backup_uploads_both_files_and_commits_a_manifest_last(harness: Harness) -> None:
@@ -161,7 +161,7 @@ def test_loop_picks_up_a_changed_secret_without_restart(harness: Harness) -> Non
     harness.admin.create_bucket(Bucket=other)
     proc = harness.popen("loop", env={"BACKUP_INTERVAL_SECONDS": "1"})
     try:
-        from .conftest import wait_until
+        from backupper_harness import wait_until
 
         wait_until(lambda: len(harness.manifests()) == 1, "first set", attempts=400)
         (harness.creds_dir / "BUCKET_NAME").write_text(other)

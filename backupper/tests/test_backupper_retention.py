@@ -7,6 +7,7 @@ import os
 import threading
 
 import pytest
+from backupper_harness import Harness
 
 from scone_backupper.backup import run_once
 from scone_backupper.errors import SnapshotIncompleteError
@@ -14,8 +15,6 @@ from scone_backupper.manifest import Manifest, new_set_id
 from scone_backupper.retention import plan_retention
 from scone_backupper.settings import BackupperSettings, resolve_settings
 from scone_backupper.store import SetListing
-
-from .conftest import Harness
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from .conftest import Harness, log_lines
+from backupper_harness import Harness, log_lines
 
 
 def _refused(harness: Harness) -> str:
