@@ -38,10 +38,14 @@ def check_snapshot_dir(directory: Path) -> None:
     """A usable snapshot holds exactly the two files recovery expects, both non-empty."""
     if not directory.is_dir():
         raise BackupError(f"snapshot directory '{directory}' does not exist")
-    missing = [name for name in SNAPSHOT_FILES if not (directory / name).is_file() or (directory / name).stat().st_size == 0]
+    missing = [
+        name for name in SNAPSHOT_FILES if not (directory / name).is_file() or (directory / name).stat().st_size == 0
+    ]
     if missing:
-        raise BackupError(f"snapshot directory '{directory}' lacks non-empty {', '.join(missing)} "
-                          "(a CAS snapshot holds cas.db and cas.key-store)")
+        raise BackupError(
+            f"snapshot directory '{directory}' lacks non-empty {', '.join(missing)} "
+            "(a CAS snapshot holds cas.db and cas.key-store)"
+        )
 
 
 def digest_dir(directory: Path) -> tuple[str, str]:

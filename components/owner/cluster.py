@@ -53,8 +53,14 @@ class Cluster:
         if namespace:
             args += ["-n", namespace]
         try:
-            proc = subprocess.run(args, capture_output=True, text=True, timeout=READ_TIMEOUT_SECONDS,
-                                  stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                args,
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=READ_TIMEOUT_SECONDS,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired as exc:
             raise ClusterError(f"`{' '.join(args)}` did not answer within {READ_TIMEOUT_SECONDS} s") from exc
         except FileNotFoundError as exc:
@@ -74,8 +80,11 @@ class Cluster:
         if obj is None:
             return None
         status = obj.get("status") or {}
-        return CasState(image=(obj.get("spec") or {}).get("image", ""), status_version=status.get("version"),
-                        state=status.get("state"))
+        return CasState(
+            image=(obj.get("spec") or {}).get("image", ""),
+            status_version=status.get("version"),
+            state=status.get("state"),
+        )
 
     def database_pvc_exists(self, cas_name: str, namespace: str) -> bool:
         return self._get("persistentvolumeclaims", f"database-{cas_name}-0", namespace) is not None

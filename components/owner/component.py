@@ -58,12 +58,16 @@ def identity_backup_warning(settings: OwnerSettings) -> str | None:
     if not live.is_file():
         return None
     if settings.identity_backup_dir is None:
-        return (f"The CAS owner identity {live} has no backup copy configured: copy {live.parent} to safe storage "
-                "and set provisioning.identityBackupDir to it. Without it, losing this machine loses CAS ownership.")
+        return (
+            f"The CAS owner identity {live} has no backup copy configured: copy {live.parent} to safe storage "
+            "and set provisioning.identityBackupDir to it. Without it, losing this machine loses CAS ownership."
+        )
     copy = expand_dir(settings.identity_backup_dir) / "config.json"
     if _sha256(copy) != _sha256(live):
-        return (f"provisioning.identityBackupDir has no identical copy of {live} (looked for {copy}): refresh your "
-                "backup of the owner identity before upgrading or recovering CAS.")
+        return (
+            f"provisioning.identityBackupDir has no identical copy of {live} (looked for {copy}): refresh your "
+            "backup of the owner identity before upgrading or recovering CAS."
+        )
     return None
 
 
@@ -80,26 +84,36 @@ class CasOwner(pulumi.ComponentResource):
         super().__init__("scone:index:CasOwner", name, None, opts)
         settings = args.settings
         if len(args.cas_name) > MAX_CAS_NAME:
-            raise ValueError(f"CAS name '{args.cas_name}' is {len(args.cas_name)} characters long: kubectl-provision "
-                             f"accepts at most {MAX_CAS_NAME}; choose a shorter CAS name")
+            raise ValueError(
+                f"CAS name '{args.cas_name}' is {len(args.cas_name)} characters long: kubectl-provision "
+                f"accepts at most {MAX_CAS_NAME}; choose a shorter CAS name"
+            )
         if args.management_state not in MANAGEMENT_STATES:
             raise ValueError(f"managementState '{args.management_state}' is not allowed: use Managed or Unmanaged")
         if args.supported_versions and args.service_version not in args.supported_versions:
-            raise ValueError(f"serviceVersion '{args.service_version}' is not in the support matrix "
-                             f"({', '.join(args.supported_versions)}): pick a supported version")
+            raise ValueError(
+                f"serviceVersion '{args.service_version}' is not in the support matrix "
+                f"({', '.join(args.supported_versions)}): pick a supported version"
+            )
         managed = args.management_state == "Managed"
         child = pulumi.ResourceOptions(parent=self)
 
         if settings.enabled:
             if not settings.target_path.is_dir():
-                pulumi.log.warn(f"provisioning.targetDir {settings.target_path} does not exist on this machine: "
-                                "owner operations will fail their preflight until it does", resource=self)
+                pulumi.log.warn(
+                    f"provisioning.targetDir {settings.target_path} does not exist on this machine: "
+                    "owner operations will fail their preflight until it does",
+                    resource=self,
+                )
             warning = identity_backup_warning(settings)
             if warning:
                 pulumi.log.warn(warning, resource=self)
             if managed and settings.recovery.snapshot_dir:
-                pulumi.log.warn("provisioning.recovery.snapshotDir is ignored while managementState is Managed "
-                                "(recovery runs only Unmanaged); remove it once a recovery is done", resource=self)
+                pulumi.log.warn(
+                    "provisioning.recovery.snapshotDir is ignored while managementState is Managed "
+                    "(recovery runs only Unmanaged); remove it once a recovery is done",
+                    resource=self,
+                )
 
         common = self._common_props(args)
         gate_deps: list[pulumi.Resource] = []
@@ -109,14 +123,22 @@ class CasOwner(pulumi.ComponentResource):
             upgrade = CasUpgrade(f"{name}-cas-upgrade", common, child)
             gate_deps.append(upgrade)
         if settings.enabled and not managed and settings.recovery.snapshot_dir:
-            recovery = CasRecovery(f"{name}-cas-recovery",
-                                   {**common, "snapshotDir": str(expand_dir(settings.recovery.snapshot_dir))}, child)
+            recovery = CasRecovery(
+                f"{name}-cas-recovery",
+                {**common, "snapshotDir": str(expand_dir(settings.recovery.snapshot_dir))},
+                child,
+            )
             gate_deps.append(recovery)
 
         self.upgrade_gate = CasVersionGate(
             f"{name}-cas-version-gate",
-            {"casName": args.cas_name, "namespace": args.namespace, "version": args.service_version,
-             "ownerManaged": settings.enabled, "kubectl": args.kubectl},
+            {
+                "casName": args.cas_name,
+                "namespace": args.namespace,
+                "version": args.service_version,
+                "ownerManaged": settings.enabled,
+                "kubectl": args.kubectl,
+            },
             pulumi.ResourceOptions(parent=self, depends_on=gate_deps),
         )
         self._name, self._args, self._common = name, args, common
@@ -142,28 +164,42 @@ class CasOwner(pulumi.ComponentResource):
         args, settings = self._args, self._args.settings
         if settings.enabled and args.management_state == "Managed":
             deps: list[pulumi.Resource] = [self.upgrade_gate] + ([cas_cr] if cas_cr is not None else [])
-            provisioning = CasProvisioning(f"{self._name}-cas-provisioning", self._common,
-                                           pulumi.ResourceOptions(parent=self, depends_on=deps))
+            provisioning = CasProvisioning(
+                f"{self._name}-cas-provisioning", self._common, pulumi.ResourceOptions(parent=self, depends_on=deps)
+            )
             self.public_keys = provisioning.public_keys
             if settings.vault.enabled:
-                VaultProvisioning(f"{self._name}-vault-{settings.vault.name}",
-                                  {**self._common, "vaultName": settings.vault.name},
-                                  pulumi.ResourceOptions(parent=self, depends_on=[provisioning]))
-        self.register_outputs({"publicKeys": self.public_keys, "casVersion": self.cas_version,
-                               "backupPath": self.backup_path, "backupSha256": self.backup_sha256})
+                VaultProvisioning(
+                    f"{self._name}-vault-{settings.vault.name}",
+                    {**self._common, "vaultName": settings.vault.name},
+                    pulumi.ResourceOptions(parent=self, depends_on=[provisioning]),
+                )
+        self.register_outputs(
+            {
+                "publicKeys": self.public_keys,
+                "casVersion": self.cas_version,
+                "backupPath": self.backup_path,
+                "backupSha256": self.backup_sha256,
+            }
+        )
 
     @staticmethod
     def _common_props(args: CasOwnerArgs) -> dict[str, Any]:
         settings = args.settings
         backup = settings.backup_path
         props: dict[str, Any] = {
-            "casName": args.cas_name, "namespace": args.namespace, "version": args.service_version,
-            "imageRepo": args.image_repo, "imagePrefix": args.image_prefix,
+            "casName": args.cas_name,
+            "namespace": args.namespace,
+            "version": args.service_version,
+            "imageRepo": args.image_repo,
+            "imagePrefix": args.image_prefix,
             "targetDir": str(settings.target_path),
             "backupDir": str(backup) if backup else None,
             "workDir": str((backup or settings.target_path) / "work" / f"{args.cas_name}-{args.namespace}"),
-            "timeoutSeconds": settings.plugin_timeout_seconds, "maxAttempts": settings.max_attempts,
-            "backoffSeconds": settings.backoff_seconds, "supportedVersions": list(args.supported_versions),
+            "timeoutSeconds": settings.plugin_timeout_seconds,
+            "maxAttempts": settings.max_attempts,
+            "backoffSeconds": settings.backoff_seconds,
+            "supportedVersions": list(args.supported_versions),
             "kubectl": args.kubectl,
         }
         if args.dcap_key is not None:

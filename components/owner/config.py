@@ -26,11 +26,14 @@ def _absolute_dir(key: str, value: str | None) -> str | None:
     if value is None:
         return None
     if not value.strip():
-        raise ValueError(f"provisioning.{key} is empty: give an absolute directory (\"~/...\" is allowed) or leave it out")
+        raise ValueError(
+            f'provisioning.{key} is empty: give an absolute directory ("~/..." is allowed) or leave it out'
+        )
     if not expand_dir(value).is_absolute():
         raise ValueError(
             f"provisioning.{key} '{value}' is relative: give an absolute directory on the trusted machine "
-            f"(e.g. ~/.cas or /srv/scone-owner/...), because the plugin and the provider run in other working directories"
+            "(e.g. ~/.cas or /srv/scone-owner/...), because the plugin and the provider run in other "
+            "working directories"
         )
     return value
 
@@ -49,7 +52,9 @@ class VaultSettings(_Model):
     @classmethod
     def _dns_label(cls, value: str) -> str:
         if not _DNS_LABEL.match(value) or len(value) > 63:
-            raise ValueError(f"provisioning.vault.name '{value}' is not a DNS label: use lower-case letters, digits and '-'")
+            raise ValueError(
+                f"provisioning.vault.name '{value}' is not a DNS label: use lower-case letters, digits and '-'"
+            )
         return value
 
 
@@ -57,9 +62,10 @@ class RecoverySettings(_Model):
     """Recreate CAS from a database snapshot (``--cas-database-recovery``); needs managementState Unmanaged."""
 
     snapshot_dir: str | None = Field(
-        None, alias="snapshotDir",
+        None,
+        alias="snapshotDir",
         description="Absolute path of a snapshot directory holding cas.db and cas.key-store (from a pre-upgrade "
-                    "backup, --local-backup, or restored from S3 by the backupper). Unset = no recovery.",
+        "backup, --local-backup, or restored from S3 by the backupper). Unset = no recovery.",
     )
 
     @field_validator("snapshot_dir")
@@ -74,32 +80,39 @@ class OwnerSettings(_Model):
     enabled: bool = Field(
         False,
         description="Run the owner operations (provision, CAS-first upgrade with pre-upgrade backup, recovery, "
-                    "vault) with kubectl-provision from this machine. Only on the CAS owner's trusted machine.",
+        "vault) with kubectl-provision from this machine. Only on the CAS owner's trusted machine.",
     )
     target_dir: str = Field(
-        "~/.cas", alias="targetDir",
+        "~/.cas",
+        alias="targetDir",
         description="kubectl-provision's TARGET_DIR: the owner identity (identity/config.json) and owner config. "
-                    "Must exist and be writable; never deleted or overwritten by this program.",
+        "Must exist and be writable; never deleted or overwritten by this program.",
     )
     backup_dir: str | None = Field(
-        None, alias="backupDir",
+        None,
+        alias="backupDir",
         description="Absolute directory where every pre-upgrade CAS backup is kept (one sub-directory per backup, "
-                    "never overwritten). Required when enabled.",
+        "never overwritten). Required when enabled.",
     )
     identity_backup_dir: str | None = Field(
-        None, alias="identityBackupDir",
+        None,
+        alias="identityBackupDir",
         description="Where the owner keeps a copy of <targetDir>/identity. Only read: the preview warns when it is "
-                    "missing or differs from the live identity.",
+        "missing or differs from the live identity.",
     )
     plugin_timeout_seconds: int = Field(
-        1800, alias="pluginTimeoutSeconds",
+        1800,
+        alias="pluginTimeoutSeconds",
         description="Upper bound for one kubectl-provision run, in seconds (upstream itself waits forever).",
     )
     max_attempts: int = Field(
-        5, alias="maxAttempts", description="How many times a failed kubectl-provision run is tried (1..10).",
+        5,
+        alias="maxAttempts",
+        description="How many times a failed kubectl-provision run is tried (1..10).",
     )
     backoff_seconds: float = Field(
-        10.0, alias="backoffSeconds",
+        10.0,
+        alias="backoffSeconds",
         description="Pause before the 2nd attempt; doubled each further attempt, capped at 300 s.",
     )
     vault: VaultSettings = Field(default_factory=VaultSettings, description="Confidential Vault provisioning.")

@@ -11,6 +11,7 @@ Nothing here imports pulumi: it runs inside the dynamic-provider process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -70,8 +71,14 @@ class PluginEnv:
         env = dict(os.environ)
         for inherited in ("DCAP_KEY", "NAMESPACE", "CONFIG_FILE", "V"):
             env.pop(inherited, None)  # we pass -n; a stray NAMESPACE/CONFIG_FILE would change what runs
-        env.update({"VERSION": self.version, "IMAGE_REPO": self.image_repo, "IMAGE_PREFIX": self.image_prefix,
-                    "TARGET_DIR": str(self.target_dir)})
+        env.update(
+            {
+                "VERSION": self.version,
+                "IMAGE_REPO": self.image_repo,
+                "IMAGE_PREFIX": self.image_prefix,
+                "TARGET_DIR": str(self.target_dir),
+            }
+        )
         if self.dcap_key:
             env["DCAP_KEY"] = self.dcap_key
         return env
@@ -127,8 +134,16 @@ class PluginRunner:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         command = [self.kubectl, "provision", *args]
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        proc = subprocess.Popen(command, cwd=self.work_dir, env=self.env.build(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=self.work_dir,
+            env=self.env.build(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         returncode: int | None
         try:
             out, err = proc.communicate(timeout=self.policy.timeout_seconds)
@@ -139,13 +154,20 @@ class PluginRunner:
             returncode = None
             err += f"\n(timed out after {self.policy.timeout_seconds:g} s; the plugin and its children were stopped)"
         result = PluginResult(list(args), returncode, clean(out, self.secrets), clean(err, self.secrets))
-        self._log(f"--- {started} kubectl provision {' '.join(args)} (VERSION={self.env.version}) -> "
-                  f"{'timeout' if returncode is None else returncode}\n{result.stdout}{result.stderr}")
+        self._log(
+            f"--- {started} kubectl provision {' '.join(args)} (VERSION={self.env.version}) -> "
+            f"{'timeout' if returncode is None else returncode}\n{result.stdout}{result.stderr}"
+        )
         return result
 
-    def run(self, args: Sequence[str], what: str, *,
-            stop_retrying: Callable[[], str | None] | None = None,
-            validate: Callable[[PluginResult], str | None] | None = None) -> PluginResult:
+    def run(
+        self,
+        args: Sequence[str],
+        what: str,
+        *,
+        stop_retrying: Callable[[], str | None] | None = None,
+        validate: Callable[[PluginResult], str | None] | None = None,
+    ) -> PluginResult:
         """Run with retries; raise :class:`PluginError` when every attempt failed.
 
         ``stop_retrying`` is asked before each further attempt; when it returns a reason (e.g. "the
@@ -168,15 +190,19 @@ class PluginRunner:
             if result.ok and problem is None:
                 result.history = history
                 return result
-            history.append(f"attempt {attempt}: " + (problem or ("timed out" if result.returncode is None else f"exit {result.returncode}")))
+            history.append(
+                f"attempt {attempt}: "
+                + (problem or ("timed out" if result.returncode is None else f"exit {result.returncode}"))
+            )
         assert result is not None
         tail = [line for line in result.stderr.splitlines() if line.strip()][-STDERR_TAIL_LINES:]
         if not tail:
             tail = [line for line in result.stdout.splitlines() if line.strip()][-STDERR_TAIL_LINES:]
         raise PluginError(
             f"{what} failed: `kubectl provision {' '.join(args)}` ({'; '.join(history)}).\n"
-            "Last output lines:\n  " + "\n  ".join(tail or ["(no output)"]) +
-            f"\nFull redacted transcript: {self.work_dir / 'kubectl-provision.log'}"
+            "Last output lines:\n  "
+            + "\n  ".join(tail or ["(no output)"])
+            + f"\nFull redacted transcript: {self.work_dir / 'kubectl-provision.log'}"
         )
 
 
@@ -188,10 +214,8 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def other_port_forwards() -> list[int]:
@@ -202,36 +226,56 @@ def other_port_forwards() -> list[int]:
             cmdline = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(part == b"port-forward" or part.endswith(b"port-forward") for part in cmdline) and int(proc.name) != os.getpid():
+        if (
+            any(part == b"port-forward" or part.endswith(b"port-forward") for part in cmdline)
+            and int(proc.name) != os.getpid()
+        ):
             pids.append(int(proc.name))
     return sorted(pids)
 
 
-def preflight(*, target_dir: Path, namespace_exists: Callable[[], bool], namespace: str,
-              need_identity: bool, kubectl: str = "kubectl") -> None:
+def preflight(
+    *,
+    target_dir: Path,
+    namespace_exists: Callable[[], bool],
+    namespace: str,
+    need_identity: bool,
+    kubectl: str = "kubectl",
+) -> None:
     """Every precondition upstream needs, checked up front; all problems reported at once."""
     problems: list[str] = []
     for tool in REQUIRED_TOOLS:
         if shutil.which(kubectl if tool == "kubectl" else tool) is None:
-            problems.append(f"'{tool}' is not on PATH: install it on this trusted machine (kubectl-provision needs it).")
+            problems.append(
+                f"'{tool}' is not on PATH: install it on this trusted machine (kubectl-provision needs it)."
+            )
     if shutil.which("kubectl-provision") is None:
-        problems.append("'kubectl-provision' is not on PATH: install the 5.8.0 plugin as the guide shows "
-                        "(curl .../scontain/SH/master/5.8.0/kubectl-provision, chmod a+x) into a PATH directory.")
+        problems.append(
+            "'kubectl-provision' is not on PATH: install the 5.8.0 plugin as the guide shows "
+            "(curl .../scontain/SH/master/5.8.0/kubectl-provision, chmod a+x) into a PATH directory."
+        )
     forwards = other_port_forwards()
     if forwards:
-        problems.append(f"another 'kubectl port-forward' is running (pid {', '.join(map(str, forwards))}): "
-                        "kubectl-provision aborts while one runs; stop it, then re-run pulumi up.")
+        problems.append(
+            f"another 'kubectl port-forward' is running (pid {', '.join(map(str, forwards))}): "
+            "kubectl-provision aborts while one runs; stop it, then re-run pulumi up."
+        )
     if not target_dir.is_dir():
-        problems.append(f"provisioning.targetDir '{target_dir}' does not exist: create it (mkdir -p) or point "
-                        "targetDir at the directory holding your CAS owner identity.")
+        problems.append(
+            f"provisioning.targetDir '{target_dir}' does not exist: create it (mkdir -p) or point "
+            "targetDir at the directory holding your CAS owner identity."
+        )
     elif not os.access(target_dir, os.W_OK):
         problems.append(f"provisioning.targetDir '{target_dir}' is not writable by this user: fix its permissions.")
     elif need_identity and not (target_dir / "identity" / "config.json").is_file():
-        problems.append(f"the CAS owner identity '{target_dir / 'identity' / 'config.json'}' is missing: restore it "
-                        "from your identity backup into that path (it is needed for upgrade and recovery).")
-    if not problems:
-        if not namespace_exists():
-            problems.append(f"namespace '{namespace}' does not exist (or the cluster is unreachable with the current "
-                            "kubeconfig): deploy the stack's namespace first or select the right kube context.")
+        problems.append(
+            f"the CAS owner identity '{target_dir / 'identity' / 'config.json'}' is missing: restore it "
+            "from your identity backup into that path (it is needed for upgrade and recovery)."
+        )
+    if not problems and not namespace_exists():
+        problems.append(
+            f"namespace '{namespace}' does not exist (or the cluster is unreachable with the current "
+            "kubeconfig): deploy the stack's namespace first or select the right kube context."
+        )
     if problems:
         raise PreflightError("kubectl-provision cannot run here:\n- " + "\n- ".join(problems))

@@ -39,8 +39,12 @@ from components.owner.plugin import PluginEnv, PluginError, PluginResult, Plugin
 
 SECRET_INPUTS = ("dcapKey",)
 _KEY_LINE = re.compile(r'^export (CAS_KEY|CAS_SOFTWARE_KEY|CAS_SESSION_ENCRYPTION_KEY|CAS_CERT)="(.*)"\s*$', re.M)
-_KEY_NAMES = {"CAS_KEY": "casKey", "CAS_SOFTWARE_KEY": "casSoftwareKey",
-              "CAS_SESSION_ENCRYPTION_KEY": "casSessionEncryptionKey", "CAS_CERT": "casCert"}
+_KEY_NAMES = {
+    "CAS_KEY": "casKey",
+    "CAS_SOFTWARE_KEY": "casSoftwareKey",
+    "CAS_SESSION_ENCRYPTION_KEY": "casSessionEncryptionKey",
+    "CAS_CERT": "casCert",
+}
 
 
 class OwnerOperationError(RuntimeError):
@@ -71,28 +75,43 @@ class OwnerProps:
     def of(props: dict[str, Any]) -> OwnerProps:
         backup = props.get("backupDir")
         return OwnerProps(
-            cas_name=str(props["casName"]), namespace=str(props["namespace"]), version=str(props["version"]),
-            image_repo=str(props.get("imageRepo") or ""), image_prefix=str(props.get("imagePrefix") or ""),
-            target_dir=Path(str(props.get("targetDir") or "")), work_dir=Path(str(props.get("workDir") or "")),
+            cas_name=str(props["casName"]),
+            namespace=str(props["namespace"]),
+            version=str(props["version"]),
+            image_repo=str(props.get("imageRepo") or ""),
+            image_prefix=str(props.get("imagePrefix") or ""),
+            target_dir=Path(str(props.get("targetDir") or "")),
+            work_dir=Path(str(props.get("workDir") or "")),
             backup_dir=Path(str(backup)) if backup else None,
-            timeout_seconds=float(props.get("timeoutSeconds") or 1800), max_attempts=int(props.get("maxAttempts") or 5),
+            timeout_seconds=float(props.get("timeoutSeconds") or 1800),
+            max_attempts=int(props.get("maxAttempts") or 5),
             backoff_seconds=float(props["backoffSeconds"] if props.get("backoffSeconds") is not None else 10),
             supported_versions=tuple(str(v) for v in props.get("supportedVersions") or ()),
-            kubectl=str(props.get("kubectl") or "kubectl"), dcap_key=props.get("dcapKey") or None,
+            kubectl=str(props.get("kubectl") or "kubectl"),
+            dcap_key=props.get("dcapKey") or None,
         )
 
     def runner(self, version: str | None = None) -> PluginRunner:
         env = PluginEnv(version or self.version, self.image_repo, self.image_prefix, self.target_dir, self.dcap_key)
-        return PluginRunner(env, self.work_dir, RunPolicy(self.timeout_seconds, self.max_attempts, self.backoff_seconds),
-                            kubectl=self.kubectl)
+        return PluginRunner(
+            env,
+            self.work_dir,
+            RunPolicy(self.timeout_seconds, self.max_attempts, self.backoff_seconds),
+            kubectl=self.kubectl,
+        )
 
     def cluster(self) -> Cluster:
         return Cluster(self.kubectl)
 
     def preflight(self, need_identity: bool) -> None:
         cluster = self.cluster()
-        preflight(target_dir=self.target_dir, namespace=self.namespace, need_identity=need_identity,
-                  namespace_exists=lambda: cluster.namespace_exists(self.namespace), kubectl=self.kubectl)
+        preflight(
+            target_dir=self.target_dir,
+            namespace=self.namespace,
+            need_identity=need_identity,
+            namespace_exists=lambda: cluster.namespace_exists(self.namespace),
+            kubectl=self.kubectl,
+        )
 
 
 def public_outputs(props: dict[str, Any]) -> dict[str, Any]:
@@ -111,12 +130,14 @@ def changed_keys(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ..
 # -- the version rules ----------------------------------------------------------------------------
 def version_problem(version: str, supported: tuple[str, ...]) -> str | None:
     if supported and version not in supported:
-        return (f"serviceVersion '{version}' is not in the support matrix ({', '.join(supported)}): "
-                "pick a supported version")
+        return (
+            f"serviceVersion '{version}' is not in the support matrix ({', '.join(supported)}): "
+            "pick a supported version"
+        )
     return None
 
 
-def upgrade_problem(current: str, desired: str, supported: tuple[str, ...]) -> str | None:
+def upgrade_problem(current: str, desired: str, supported: tuple[str, ...]) -> str | None:  # noqa: PLR0911 - one return per rule
     """The guide's N-2 policy as an upgrade rule: forward, one supported version at a time."""
     if current == desired:
         return None
@@ -126,15 +147,22 @@ def upgrade_problem(current: str, desired: str, supported: tuple[str, ...]) -> s
     if not supported:
         return None
     if current not in supported:
-        return (f"CAS runs '{current}', which is not in the support matrix ({', '.join(supported)}): "
-                "an upgrade path from it cannot be checked; upgrade CAS manually to a supported version first")
+        return (
+            f"CAS runs '{current}', which is not in the support matrix ({', '.join(supported)}): "
+            "an upgrade path from it cannot be checked; upgrade CAS manually to a supported version first"
+        )
     step = supported.index(desired) - supported.index(current)
     if step < 0:
-        return f"downgrading CAS from '{current}' to '{desired}' is not supported: keep serviceVersion at '{current}' or newer"
+        return (
+            f"downgrading CAS from '{current}' to '{desired}' is not supported: "
+            f"keep serviceVersion at '{current}' or newer"
+        )
     if step > 1:
-        skipped = supported[supported.index(current) + 1: supported.index(desired)]
-        return (f"upgrading CAS from '{current}' to '{desired}' would skip {', '.join(skipped)}: upgrade one supported "
-                f"version at a time (set serviceVersion to '{skipped[0]}', run pulumi up, then continue)")
+        skipped = supported[supported.index(current) + 1 : supported.index(desired)]
+        return (
+            f"upgrading CAS from '{current}' to '{desired}' would skip {', '.join(skipped)}: upgrade one supported "
+            f"version at a time (set serviceVersion to '{skipped[0]}', run pulumi up, then continue)"
+        )
     return None
 
 
@@ -150,8 +178,9 @@ def _incomplete_keys(result: PluginResult) -> str | None:
 
 
 def read_public_keys(p: OwnerProps, version: str | None = None) -> dict[str, str]:
-    result = p.runner(version).run(_cas_args(p, "--print-public-keys"), "reading the CAS public keys",
-                                   validate=_incomplete_keys)
+    result = p.runner(version).run(
+        _cas_args(p, "--print-public-keys"), "reading the CAS public keys", validate=_incomplete_keys
+    )
     return {_KEY_NAMES[m.group(1)]: m.group(2) for m in _KEY_LINE.finditer(result.stdout)}
 
 
@@ -172,8 +201,11 @@ def _fail(message: str) -> OwnerOperationError:
 def ensure_cas_version(p: OwnerProps, previous: dict[str, Any]) -> dict[str, Any]:
     """Bring a running CAS to ``p.version``: pre-upgrade backup, then ``--upgrade``, then verify."""
     cluster = p.cluster()
-    outs = {"backupPath": previous.get("backupPath"), "backupSha256": previous.get("backupSha256"),
-            "previousVersion": previous.get("previousVersion")}
+    outs = {
+        "backupPath": previous.get("backupPath"),
+        "backupSha256": previous.get("backupSha256"),
+        "previousVersion": previous.get("previousVersion"),
+    }
     cas = cluster.cas(p.cas_name, p.namespace)
     if cas is None:
         return {**outs, "casVersion": None, "upgraded": False}
@@ -189,29 +221,54 @@ def ensure_cas_version(p: OwnerProps, previous: dict[str, Any]) -> dict[str, Any
     old = p.runner(current)
     try:
         old.run(_cas_args(p, "--local-backup"), "pre-upgrade backup of the CAS database")
-        kept = keep_backup(snapshot_source(p.work_dir, p.cas_name, p.namespace), p.backup_dir, p.cas_name,
-                           p.namespace, current)
+        kept = keep_backup(
+            snapshot_source(p.work_dir, p.cas_name, p.namespace), p.backup_dir, p.cas_name, p.namespace, current
+        )
     except (PluginError, BackupError) as exc:
-        raise _fail(f"Refusing to upgrade CAS '{p.cas_name}' from {current} to {p.version}: the pre-upgrade backup "
-                    f"failed, CAS was not changed.\n{exc}") from exc
+        raise _fail(
+            f"Refusing to upgrade CAS '{p.cas_name}' from {current} to {p.version}: the pre-upgrade backup "
+            f"failed, CAS was not changed.\n{exc}"
+        ) from exc
 
     def reached() -> str | None:
         now = cluster.cas(p.cas_name, p.namespace)
         return f"CAS already runs {p.version}" if now is not None and now.version == p.version else None
 
     try:
-        old.run(_cas_args(p, "--upgrade", p.version), f"upgrading CAS from {current} to {p.version}", stop_retrying=reached)
+        old.run(
+            _cas_args(p, "--upgrade", p.version), f"upgrading CAS from {current} to {p.version}", stop_retrying=reached
+        )
     except PluginError as exc:
         if reached() is None:
-            raise _fail(f"{exc}\nThe pre-upgrade backup is kept at {kept.path} (sha256 {kept.sha256}). "
-                        "The operator, LAS and SGX plugin were not changed.") from exc
+            raise _fail(
+                f"{exc}\nThe pre-upgrade backup is kept at {kept.path} (sha256 {kept.sha256}). "
+                "The operator, LAS and SGX plugin were not changed."
+            ) from exc
     verify(p, f"verifying CAS after the upgrade to {p.version}", version=p.version)
-    return {"backupPath": str(kept.path), "backupSha256": kept.sha256, "previousVersion": current,
-            "casVersion": p.version, "upgraded": True}
+    return {
+        "backupPath": str(kept.path),
+        "backupSha256": kept.sha256,
+        "previousVersion": current,
+        "casVersion": p.version,
+        "upgraded": True,
+    }
 
 
-_OWNER_KEYS = ("casName", "namespace", "version", "imageRepo", "imagePrefix", "targetDir", "workDir", "backupDir",
-               "timeoutSeconds", "maxAttempts", "backoffSeconds", "supportedVersions", "kubectl")
+_OWNER_KEYS = (
+    "casName",
+    "namespace",
+    "version",
+    "imageRepo",
+    "imagePrefix",
+    "targetDir",
+    "workDir",
+    "backupDir",
+    "timeoutSeconds",
+    "maxAttempts",
+    "backoffSeconds",
+    "supportedVersions",
+    "kubectl",
+)
 
 
 def _check_common(news: dict[str, Any]) -> list[CheckFailure]:
@@ -221,9 +278,16 @@ def _check_common(news: dict[str, Any]) -> list[CheckFailure]:
             failures.append(CheckFailure(key, f"{key} is required"))
     name = news.get("casName")
     if isinstance(name, str) and not is_unknown(name) and len(name) > 15:
-        failures.append(CheckFailure("casName", f"CAS name '{name}' is longer than 15 characters, which kubectl-provision refuses"))
+        failures.append(
+            CheckFailure("casName", f"CAS name '{name}' is longer than 15 characters, which kubectl-provision refuses")
+        )
     version, supported = news.get("version"), news.get("supportedVersions")
-    if isinstance(version, str) and not is_unknown(version) and isinstance(supported, list) and not any(map(is_unknown, supported)):
+    if (
+        isinstance(version, str)
+        and not is_unknown(version)
+        and isinstance(supported, list)
+        and not any(map(is_unknown, supported))
+    ):
         problem = version_problem(version, tuple(supported))
         if problem:
             failures.append(CheckFailure("version", problem))
@@ -241,7 +305,12 @@ class CasUpgradeProvider(ResourceProvider):
         drift = olds.get("casVersion") not in (None, news.get("version"))
         version = news.get("version")
         current = olds.get("casVersion") or olds.get("version")
-        if ("version" in changed or drift) and isinstance(current, str) and isinstance(version, str) and not is_unknown(version):
+        if (
+            ("version" in changed or drift)
+            and isinstance(current, str)
+            and isinstance(version, str)
+            and not is_unknown(version)
+        ):
             supported = news.get("supportedVersions")
             if isinstance(supported, list) and not any(map(is_unknown, supported)):
                 problem = upgrade_problem(current, version, tuple(supported))
@@ -273,7 +342,11 @@ class CasVersionGateProvider(ResourceProvider):
     """
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = [CheckFailure(k, f"{k} is required") for k in ("casName", "namespace", "version") if news.get(k) in (None, "")]
+        failures = [
+            CheckFailure(k, f"{k} is required")
+            for k in ("casName", "namespace", "version")
+            if news.get(k) in (None, "")
+        ]
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -289,13 +362,19 @@ class CasVersionGateProvider(ResourceProvider):
             raise _fail(f"Cannot check which version CAS '{name}' runs: {exc}") from exc
         if cas is not None and cas.version != version:
             if props.get("ownerManaged"):
-                hint = ("the CAS upgrade (CasUpgrade) did not bring it there; see the error above and "
-                        "provisioning.backupDir for the pre-upgrade backup")
+                hint = (
+                    "the CAS upgrade (CasUpgrade) did not bring it there; see the error above and "
+                    "provisioning.backupDir for the pre-upgrade backup"
+                )
             else:
-                hint = ("set provisioning.enabled: true (with targetDir and backupDir) in this stack's config and run "
-                        "pulumi up from the trusted machine holding the CAS owner identity")
-            raise _fail(f"CAS still runs {cas.version}; its owner must upgrade it first: {hint}. "
-                        f"The operator, LAS and SGX plugin stay on their current version until CAS runs {version}.")
+                hint = (
+                    "set provisioning.enabled: true (with targetDir and backupDir) in this stack's config and run "
+                    "pulumi up from the trusted machine holding the CAS owner identity"
+                )
+            raise _fail(
+                f"CAS still runs {cas.version}; its owner must upgrade it first: {hint}. "
+                f"The operator, LAS and SGX plugin stay on their current version until CAS runs {version}."
+            )
         return {**public_outputs(props), "casVersion": cas.version if cas else None}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -318,14 +397,21 @@ def provision(p: OwnerProps) -> dict[str, Any]:
     p.preflight(need_identity=False)
     cas = p.cluster().cas(p.cas_name, p.namespace)
     if cas is not None and cas.version not in (p.version, ""):
-        raise _fail(f"CAS '{p.cas_name}' runs {cas.version} but serviceVersion is {p.version}: the CAS-first upgrade "
-                    "must bring it there first (see the CasUpgrade step), or set serviceVersion to what CAS runs")
+        raise _fail(
+            f"CAS '{p.cas_name}' runs {cas.version} but serviceVersion is {p.version}: the CAS-first upgrade "
+            "must bring it there first (see the CasUpgrade step), or set serviceVersion to what CAS runs"
+        )
     adopted = is_verified(p)
     if not adopted:
         p.runner().run(_cas_args(p), "CAS provisioning")
         verify(p, "confirming that CAS is provisioned and attestable")
-    return {"provisioned": True, "adopted": adopted, "casVersion": p.version, "publicKeys": read_public_keys(p),
-            "provisionedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {
+        "provisioned": True,
+        "adopted": adopted,
+        "casVersion": p.version,
+        "publicKeys": read_public_keys(p),
+        "provisionedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 class CasProvisioningProvider(ResourceProvider):
@@ -351,6 +437,8 @@ class CasProvisioningProvider(ResourceProvider):
         """Refresh: is CAS still there, provisioned and attestable, and on which version?"""
         p = OwnerProps.of(props)
         cas = p.cluster().cas(p.cas_name, p.namespace)
+        if cas is not None:
+            p.preflight(need_identity=False)  # a missing tool must not read as "not provisioned"
         provisioned = cas is not None and is_verified(p)
         return ReadResult(id_, {**props, "provisioned": provisioned, "casVersion": cas.version if cas else None})
 
@@ -386,8 +474,10 @@ class CasRecoveryProvider(ResourceProvider):
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces: list[str] = [k for k in ("casName", "namespace") if k in changed_keys(olds, news, ("casName", "namespace"))]
-        changed = changed_keys(olds, news, _OWNER_KEYS + ("snapshotDir",))
+        replaces: list[str] = [
+            k for k in ("casName", "namespace") if k in changed_keys(olds, news, ("casName", "namespace"))
+        ]
+        changed = changed_keys(olds, news, (*_OWNER_KEYS, "snapshotDir"))
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -402,8 +492,10 @@ class CasRecoveryProvider(ResourceProvider):
         try:
             check_snapshot_dir(snapshot)
         except BackupError as exc:
-            raise _fail(f"Refusing to recover CAS '{p.cas_name}': {exc}. Set provisioning.recovery.snapshotDir to a "
-                        "pre-upgrade backup, a --local-backup copy or a snapshot restored from S3.") from exc
+            raise _fail(
+                f"Refusing to recover CAS '{p.cas_name}': {exc}. Set provisioning.recovery.snapshotDir to a "
+                "pre-upgrade backup, a --local-backup copy or a snapshot restored from S3."
+            ) from exc
         _sums, sha = digest_dir(snapshot)
 
         def started() -> str | None:
@@ -411,10 +503,17 @@ class CasRecoveryProvider(ResourceProvider):
                 return "the failed run already created the CAS CR or its volume; a recovery cannot be re-run over it"
             return None
 
-        p.runner().run(_cas_args(p, "--cas-database-recovery", str(snapshot)), "CAS database recovery", stop_retrying=started)
+        p.runner().run(
+            _cas_args(p, "--cas-database-recovery", str(snapshot)), "CAS database recovery", stop_retrying=started
+        )
         verify(p, "confirming that the recovered CAS is provisioned and attestable")
-        outs = {"recoveredFrom": str(snapshot), "snapshotSha256": sha, "casVersion": p.version,
-                "publicKeys": read_public_keys(p), "recoveredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        outs = {
+            "recoveredFrom": str(snapshot),
+            "snapshotSha256": sha,
+            "casVersion": p.version,
+            "publicKeys": read_public_keys(p),
+            "recoveredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         return CreateResult(f"{p.namespace}/{p.cas_name}", {**public_outputs(props), **outs})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -437,7 +536,7 @@ class VaultProvisioningProvider(ResourceProvider):
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = changed_keys(olds, news, _OWNER_KEYS + ("vaultName",))
+        changed = changed_keys(olds, news, (*_OWNER_KEYS, "vaultName"))
         replaces: list[str] = [k for k in ("vaultName", "namespace") if k in changed]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
@@ -453,15 +552,20 @@ class VaultProvisioningProvider(ResourceProvider):
             return "the Vault CR now exists" if cluster.vault_exists(vault, p.namespace) else None
 
         try:
-            p.runner().run(["vault", vault, "-n", p.namespace, "--cas", f"{p.cas_name}.{p.namespace}"],
-                           f"provisioning Vault '{vault}'", stop_retrying=exists_now)
+            p.runner().run(
+                ["vault", vault, "-n", p.namespace, "--cas", f"{p.cas_name}.{p.namespace}"],
+                f"provisioning Vault '{vault}'",
+                stop_retrying=exists_now,
+            )
         except PluginError:
             if exists_now() is None:  # upstream creates the Vault CR as its last step
                 raise
         return {"vaultProvisioned": True, "adopted": False}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"{props['namespace']}/{props['vaultName']}", {**public_outputs(props), **self._ensure(props)})
+        return CreateResult(
+            f"{props['namespace']}/{props['vaultName']}", {**public_outputs(props), **self._ensure(props)}
+        )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult({**public_outputs(news), **self._ensure(news)})

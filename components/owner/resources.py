@@ -40,8 +40,9 @@ class _OwnerResource(Resource):
 
 
 def _opts(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions.merge(opts or pulumi.ResourceOptions(),
-                                        pulumi.ResourceOptions(additional_secret_outputs=_SECRET_OUTPUTS))
+    return pulumi.ResourceOptions.merge(
+        opts or pulumi.ResourceOptions(), pulumi.ResourceOptions(additional_secret_outputs=_SECRET_OUTPUTS)
+    )
 
 
 class CasUpgrade(_OwnerResource, module="scone", name="CasUpgrade"):
@@ -55,16 +56,20 @@ class CasUpgrade(_OwnerResource, module="scone", name="CasUpgrade"):
     def backup_sha256(self) -> pulumi.Output[Any]:
         return self._out("backupSha256")
 
-
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        seeded = {"casVersion": None, "backupPath": None, "backupSha256": None, "previousVersion": None,
-                  "upgraded": None, **props}
+        seeded = {
+            "casVersion": None,
+            "backupPath": None,
+            "backupSha256": None,
+            "previousVersion": None,
+            "upgraded": None,
+            **props,
+        }
         super().__init__(CasUpgradeProvider(), name, seeded, _opts(opts))
 
 
 class CasVersionGate(_OwnerResource, module="scone", name="CasVersionGate"):
     """Fails the update while CAS does not yet run ``version`` (no owner credentials needed)."""
-
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(CasVersionGateProvider(), name, {"casVersion": None, **props}, _opts(opts))
@@ -73,34 +78,43 @@ class CasVersionGate(_OwnerResource, module="scone", name="CasVersionGate"):
 class CasProvisioning(_OwnerResource, module="scone", name="CasProvisioning"):
     """``kubectl provision cas``: takes CAS ownership (or adopts a provisioned CAS) and reads its public keys."""
 
-
     @property
     def public_keys(self) -> pulumi.Output[Any]:
         return self._out("publicKeys")
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        seeded = {"publicKeys": None, "casVersion": None, "provisioned": None, "adopted": None, "provisionedAt": None,
-                  **props}
+        seeded = {
+            "publicKeys": None,
+            "casVersion": None,
+            "provisioned": None,
+            "adopted": None,
+            "provisionedAt": None,
+            **props,
+        }
         super().__init__(CasProvisioningProvider(), name, seeded, _opts(opts))
 
 
 class CasRecovery(_OwnerResource, module="scone", name="CasRecovery"):
     """``--cas-database-recovery``: a new CAS from a snapshot directory, refused over an existing CAS or PVC."""
 
-
     @property
     def public_keys(self) -> pulumi.Output[Any]:
         return self._out("publicKeys")
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        seeded = {"publicKeys": None, "snapshotSha256": None, "recoveredFrom": None, "recoveredAt": None,
-                  "casVersion": None, **props}
+        seeded = {
+            "publicKeys": None,
+            "snapshotSha256": None,
+            "recoveredFrom": None,
+            "recoveredAt": None,
+            "casVersion": None,
+            **props,
+        }
         super().__init__(CasRecoveryProvider(), name, seeded, _opts(opts))
 
 
 class VaultProvisioning(_OwnerResource, module="scone", name="VaultProvisioning"):
     """``kubectl provision vault``, run only when the Vault CR does not exist yet."""
-
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         seeded = {"vaultProvisioned": None, "adopted": None, **props}

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from cluster_store import KINDS, ClusterStore, StoreError, apply_json_patch, apply_merge_patch
+from tests.fakes.cluster_store import KINDS, ClusterStore, StoreError, apply_json_patch, apply_merge_patch
 
 _PATH = re.compile(
     r"^/(?:api/v1|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
@@ -38,11 +38,26 @@ def _resource_list(group_version: str, plurals: list[str]) -> dict[str, Any]:
     for plural in plurals:
         kind = KINDS[plural]
         verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
-        resources.append({"name": plural, "singularName": kind.kind.lower(), "namespaced": kind.namespaced,
-                          "kind": kind.kind, "verbs": verbs, "shortNames": _SHORT_NAMES.get(plural, [])})
+        resources.append(
+            {
+                "name": plural,
+                "singularName": kind.kind.lower(),
+                "namespaced": kind.namespaced,
+                "kind": kind.kind,
+                "verbs": verbs,
+                "shortNames": _SHORT_NAMES.get(plural, []),
+            }
+        )
         if plural in _STATUS_SUBRESOURCE:
-            resources.append({"name": f"{plural}/status", "singularName": "", "namespaced": True,
-                              "kind": kind.kind, "verbs": ["get", "patch", "update"]})
+            resources.append(
+                {
+                    "name": f"{plural}/status",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": kind.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
 
 
@@ -62,8 +77,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _status(self, err: StoreError) -> None:
-        self._send(err.code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                              "message": err.message, "reason": err.reason, "code": err.code})
+        self._send(
+            err.code,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": err.message,
+                "reason": err.reason,
+                "code": err.code,
+            },
+        )
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -84,13 +109,29 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/version":
             self._send(200, {"major": "1", "minor": "26", "gitVersion": "v1.26.15", "platform": "linux/amd64"})
         elif path == "/api":
-            self._send(200, {"kind": "APIVersions", "versions": ["v1"],
-                             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{port}"}]})
+            self._send(
+                200,
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{port}"}],
+                },
+            )
         elif path == "/apis":
-            self._send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [{
-                "name": "services.scone.cloud",
-                "versions": [{"groupVersion": "services.scone.cloud/v1beta1", "version": "v1beta1"}],
-                "preferredVersion": {"groupVersion": "services.scone.cloud/v1beta1", "version": "v1beta1"}}]})
+            self._send(
+                200,
+                {
+                    "kind": "APIGroupList",
+                    "apiVersion": "v1",
+                    "groups": [
+                        {
+                            "name": "services.scone.cloud",
+                            "versions": [{"groupVersion": "services.scone.cloud/v1beta1", "version": "v1beta1"}],
+                            "preferredVersion": {"groupVersion": "services.scone.cloud/v1beta1", "version": "v1beta1"},
+                        }
+                    ],
+                },
+            )
         elif path == "/api/v1":
             self._send(200, _resource_list("v1", ["namespaces", "persistentvolumeclaims"]))
         elif path == "/apis/services.scone.cloud/v1beta1":
@@ -114,8 +155,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, store.get(plural, ns, name))
             else:
                 kind = KINDS[plural]
-                self._send(200, {"kind": f"{kind.kind}List", "apiVersion": kind.api_version,
-                                 "metadata": {"resourceVersion": "1"}, "items": store.list(plural, ns)})
+                self._send(
+                    200,
+                    {
+                        "kind": f"{kind.kind}List",
+                        "apiVersion": kind.api_version,
+                        "metadata": {"resourceVersion": "1"},
+                        "items": store.list(plural, ns),
+                    },
+                )
         except StoreError as err:
             self._status(err)
 
@@ -136,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._status(StoreError(405, "MethodNotAllowed", "write needs a named object"))
             return
         plural, ns, name, sub = route
+        name = name or ""
         store = self.server.store
         try:
             old = store.get(plural, ns, name)
@@ -168,6 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._status(StoreError(405, "MethodNotAllowed", "DELETE needs a named object"))
             return
         plural, ns, name, _sub = route
+        name = name or ""
         self._body()  # DeleteOptions; read so the connection stays in sync
         try:
             self._send(200, self.server.store.delete(plural, ns, name))
@@ -206,7 +256,9 @@ class FakeApiServer:
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "fake",
             "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
             "users": [{"name": "fake", "user": {}}],
             "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": namespace}}],

@@ -77,7 +77,12 @@ class ClusterStore:
 
     # -- paths and locking -------------------------------------------------------------------
     def _dir(self, kind: Kind, namespace: str | None) -> Path:
-        return self.root / (kind.group or "core") / kind.plural / (namespace if kind.namespaced and namespace else "_cluster")
+        return (
+            self.root
+            / (kind.group or "core")
+            / kind.plural
+            / (namespace if kind.namespaced and namespace else "_cluster")
+        )
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -117,7 +122,11 @@ class ClusterStore:
     def list(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
         kind = KINDS[plural]
         base = self.root / (kind.group or "core") / kind.plural
-        dirs = [self._dir(kind, namespace)] if (namespace or not kind.namespaced) else sorted(p for p in base.glob("*") if p.is_dir())
+        dirs = (
+            [self._dir(kind, namespace)]
+            if (namespace or not kind.namespaced)
+            else sorted(p for p in base.glob("*") if p.is_dir())
+        )
         items = []
         for directory in dirs:
             for path in sorted(directory.glob("*.json")):
@@ -134,7 +143,9 @@ class ClusterStore:
         with self._lock():
             self._check_namespace(kind, namespace)
             if self._path(kind, namespace, name).exists():
-                raise StoreError(409, "AlreadyExists", f'{plural}{"." + kind.group if kind.group else ""} "{name}" already exists')
+                raise StoreError(
+                    409, "AlreadyExists", f'{plural}{"." + kind.group if kind.group else ""} "{name}" already exists'
+                )
             obj["apiVersion"] = kind.api_version
             obj["kind"] = kind.kind
             if kind.namespaced:
@@ -188,17 +199,24 @@ class ClusterStore:
             pvc_name = f"database-{obj['metadata']['name']}-0"
             pvc_kind = KINDS["persistentvolumeclaims"]
             if created and not self._path(pvc_kind, namespace, pvc_name).exists():
-                pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                       "metadata": {"name": pvc_name, "namespace": namespace, "uid": str(uuid.uuid4()),
-                                    "resourceVersion": "1"},
-                       "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-                       "status": {"phase": "Bound"}}
+                pvc = {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {
+                        "name": pvc_name,
+                        "namespace": namespace,
+                        "uid": str(uuid.uuid4()),
+                        "resourceVersion": "1",
+                    },
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+                    "status": {"phase": "Bound"},
+                }
                 self._write(pvc_kind, namespace, pvc)
         elif kind.plural == "vaults":
             obj.setdefault("status", {})["state"] = "HEALTHY"
 
 
-def apply_json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
+def apply_json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: PLR0912
     """RFC 6902 ``add``/``replace``/``remove``/``test`` (what ``kubectl patch --type=json`` sends)."""
     doc = copy.deepcopy(doc)
     for op in ops:
@@ -217,7 +235,9 @@ def apply_json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str
                 if last == "-":
                     parent.append(op["value"])
                 else:
-                    parent.insert(int(last), op["value"]) if op["op"] == "add" else parent.__setitem__(int(last), op["value"])
+                    parent.insert(int(last), op["value"]) if op["op"] == "add" else parent.__setitem__(
+                        int(last), op["value"]
+                    )
             else:
                 if op["op"] == "replace" and last not in parent:
                     raise StoreError(422, "Invalid", f"replace of missing path {op['path']}")

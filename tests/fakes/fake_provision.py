@@ -19,7 +19,8 @@ Test hooks (env vars):
   SHA-256 of ``DCAP_KEY`` (never the key itself).
 - ``FAKE_SCONE_CONTROL``: a JSON file ``{"rules": [{"match": "--upgrade", "action": "fail"|"hang"|
   "partial", "times": 2, "exit": 1, "message": "..."}]}``. A rule applies when ``match`` is a
-  substring of the space-joined argv (equal to it with ``"exact": true``); ``times`` counts down (absent = always). ``fail`` exits with
+  substring of the space-joined argv (equal to it with ``"exact": true``); ``times`` counts down
+  (absent = always). ``fail`` exits with
   coloured stderr before doing anything, ``hang`` sleeps until killed (upstream's unbounded waits),
   ``partial`` runs the operation but prints only the first half of its stdout and exits ``exit``
   (default 0) — as when the CLI's output is cut short.
@@ -39,9 +40,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
-from cluster_store import ClusterStore, StoreError, image_tag
+from tests.fakes.cluster_store import ClusterStore, StoreError, apply_json_patch, image_tag
 
 PLUGIN_VERSION = "5.8.0"
 DEFAULT_DCAP = "00000000000000000000000000000000"
@@ -49,22 +50,48 @@ DEFAULT_REPO = "registry.scontain.com/scone.cloud"
 RED, ORANGE, BLUE, RESET = "\033[31m", "\033[38;5;208m", "\033[34m", "\033[0m"
 
 VALUE_FLAGS = {
-    "-n": "namespace", "--namespace": "namespace", "--dcap-api": "dcap", "-d": "dcap",
-    "--owner-config": "owner_config", "-o": "owner_config", "--target": "target", "--webhook": "webhook",
-    "--manifests-dir": "manifests_dir", "--image-registry": "image_repo", "-f": "filename",
-    "--filename": "filename", "--cas": "cas", "--image-overwrite": "image_overwrite",
-    "--set-version": "set_version", "--cas-database-recovery": "recovery_dir",
-    "--set-tolerations": "tolerations", "--set-toleration": "tolerations", "--upgrade": "upgrade",
-    "--verify-image-signatures": "verify_sig_key", "--cas-address": "cas_address",
-    "--cas-client-port": "cas_client_port", "--postprovision-owner-identity": "pp_identity",
+    "-n": "namespace",
+    "--namespace": "namespace",
+    "--dcap-api": "dcap",
+    "-d": "dcap",
+    "--owner-config": "owner_config",
+    "-o": "owner_config",
+    "--target": "target",
+    "--webhook": "webhook",
+    "--manifests-dir": "manifests_dir",
+    "--image-registry": "image_repo",
+    "-f": "filename",
+    "--filename": "filename",
+    "--cas": "cas",
+    "--image-overwrite": "image_overwrite",
+    "--set-version": "set_version",
+    "--cas-database-recovery": "recovery_dir",
+    "--set-tolerations": "tolerations",
+    "--set-toleration": "tolerations",
+    "--upgrade": "upgrade",
+    "--verify-image-signatures": "verify_sig_key",
+    "--cas-address": "cas_address",
+    "--cas-client-port": "cas_client_port",
+    "--postprovision-owner-identity": "pp_identity",
 }
 BOOL_FLAGS = {
-    "--no-backup": "no_backup", "-v": "verbose", "--verbose": "verbose", "--debug": "debug",
-    "--is-provisioned": "is_provisioned", "--vault-client": "vault_client", "--verify": "verify",
-    "--print-public-keys": "print_keys", "--local-backup": "local_backup", "--force": "force",
-    "--wait": "wait", "--no-image-signature-check": "no_sig_check", "--no-docker": "no_docker",
-    "--preprovision-only": "preprovision_only", "--postprovision-only": "postprovision_only",
-    "--help": "help", "--version": "version",
+    "--no-backup": "no_backup",
+    "-v": "verbose",
+    "--verbose": "verbose",
+    "--debug": "debug",
+    "--is-provisioned": "is_provisioned",
+    "--vault-client": "vault_client",
+    "--verify": "verify",
+    "--print-public-keys": "print_keys",
+    "--local-backup": "local_backup",
+    "--force": "force",
+    "--wait": "wait",
+    "--no-image-signature-check": "no_sig_check",
+    "--no-docker": "no_docker",
+    "--preprovision-only": "preprovision_only",
+    "--postprovision-only": "postprovision_only",
+    "--help": "help",
+    "--version": "version",
 }
 USAGE = """Usage:
   kubectl provision SVC [NAME] [options]
@@ -72,7 +99,7 @@ USAGE = """Usage:
   see https://sconedocs.github.io/5_kubectl/ for the options"""
 
 
-class Exit(Exception):
+class Exit(Exception):  # noqa: N818 - control flow like SystemExit, not an error
     """Unwinds to ``main`` with an exit code (the real script calls ``exit``)."""
 
     def __init__(self, code: int) -> None:
@@ -153,8 +180,6 @@ class DirBackend:
         self.store.create(plural, ns, obj)
 
     def patch_json(self, plural: str, ns: str, name: str, ops: list[dict[str, Any]]) -> None:
-        from cluster_store import apply_json_patch
-
         old = self.store.get(plural, ns, name)
         new = apply_json_patch(old, ops)
         new["status"] = old.get("status", {})
@@ -164,11 +189,15 @@ class DirBackend:
 class KubectlBackend:
     """Real ``kubectl``; the resource names are fully qualified so no other CRD can shadow them."""
 
-    QUALIFIED = {"cas": "cas.services.scone.cloud", "vaults": "vaults.services.scone.cloud",
-                 "persistentvolumeclaims": "persistentvolumeclaims", "namespaces": "namespaces"}
+    QUALIFIED: ClassVar[dict[str, str]] = {
+        "cas": "cas.services.scone.cloud",
+        "vaults": "vaults.services.scone.cloud",
+        "persistentvolumeclaims": "persistentvolumeclaims",
+        "namespaces": "namespaces",
+    }
 
     def _run(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True)
+        return subprocess.run(["kubectl", *args], input=stdin, check=False, capture_output=True, text=True)
 
     def namespace_exists(self, ns: str) -> bool:
         return self._run(["get", "namespace", ns, "-o", "name"]).returncode == 0
@@ -221,7 +250,8 @@ class Plugin:
         self.db_path = state / "casdb"
         backend = env.get("FAKE_SCONE_BACKEND", "kubectl")
         self.cluster: DirBackend | KubectlBackend = (
-            DirBackend(env["FAKE_SCONE_CLUSTER_DIR"]) if backend == "dir" else KubectlBackend())
+            DirBackend(env["FAKE_SCONE_CLUSTER_DIR"]) if backend == "dir" else KubectlBackend()
+        )
 
     def image(self, what: str, version: str | None = None) -> str:
         return f"{self.repo}/{self.prefix}{what}:{version or self.version}"
@@ -237,9 +267,15 @@ class Plugin:
     def load_db(self, name: str, ns: str) -> dict[str, Any]:
         path = self.db_file(name, ns)
         if not path.exists():  # CAS generated its keys when it first started
-            db = {"owner_id": None, "provisioned": False, "policies": [],
-                  "keys": {k: secrets.token_hex(32) for k in ("CAS_KEY", "CAS_SOFTWARE_KEY", "CAS_SESSION_ENCRYPTION_KEY")},
-                  "cert": "-----BEGIN CERTIFICATE-----\\n" + secrets.token_hex(24) + "\\n-----END CERTIFICATE-----"}
+            db: dict[str, Any] = {
+                "owner_id": None,
+                "provisioned": False,
+                "policies": [],
+                "keys": {
+                    k: secrets.token_hex(32) for k in ("CAS_KEY", "CAS_SOFTWARE_KEY", "CAS_SESSION_ENCRYPTION_KEY")
+                },
+                "cert": "-----BEGIN CERTIFICATE-----\\n" + secrets.token_hex(24) + "\\n-----END CERTIFICATE-----",
+            }
             self.save_db(name, ns, db)
         result: dict[str, Any] = json.loads(path.read_text())
         return result
@@ -268,7 +304,10 @@ class Plugin:
                 cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
                 if b"port-forward" not in cmd or int(proc.name) == os.getpid():
                     continue
-                if marker and f"FAKE_SCONE_PORT_FORWARD_MARKER={marker}".encode() not in (proc / "environ").read_bytes():
+                if (
+                    marker
+                    and f"FAKE_SCONE_PORT_FORWARD_MARKER={marker}".encode() not in (proc / "environ").read_bytes()
+                ):
                     continue
             except OSError:
                 continue
@@ -277,7 +316,7 @@ class Plugin:
             error_exit("There is already a port-forward running. Please stop it first (kubectl port-forward).")
 
     # -- operations --
-    def run(self) -> int:
+    def run(self) -> int:  # noqa: PLR0911, PLR0912 - one branch per upstream operation
         o = self.opts
         if o.version:
             print(PLUGIN_VERSION)
@@ -356,13 +395,24 @@ class Plugin:
         return value
 
     def patch_probes_and_backup(self) -> None:
-        ops = [{"op": "add", "path": "/spec/livenessProbe", "value": {"enabled": True}},
-               {"op": "add", "path": "/spec/startupProbe", "value": {"enabled": True}},
-               {"op": "add", "path": "/spec/attestedCLIProbes", "value": False}]
+        ops: list[dict[str, Any]] = [
+            {"op": "add", "path": "/spec/livenessProbe", "value": {"enabled": True}},
+            {"op": "add", "path": "/spec/startupProbe", "value": {"enabled": True}},
+            {"op": "add", "path": "/spec/attestedCLIProbes", "value": False},
+        ]
         if not self.opts.no_backup:
-            ops.insert(0, {"op": "add", "path": "/spec/backup-controller", "value": {
-                "enabled": True, "session": "cas-owner/primary-backup/register",
-                "image": f"{self.repo}/{self.prefix}backup-controller:5.8.0"}})
+            ops.insert(
+                0,
+                {
+                    "op": "add",
+                    "path": "/spec/backup-controller",
+                    "value": {
+                        "enabled": True,
+                        "session": "cas-owner/primary-backup/register",
+                        "image": f"{self.repo}/{self.prefix}backup-controller:5.8.0",
+                    },
+                },
+            )
         owner_config = self.target / "owner-config"
         owner_config.mkdir(parents=True, exist_ok=True)
         (owner_config / f"cas-{self.ns}-{self.name}-{self.version}-patch.json").write_text(json.dumps(ops))
@@ -375,39 +425,55 @@ class Plugin:
         owner_config.mkdir(parents=True, exist_ok=True)
         if cr is None:
             if self.cluster.get("persistentvolumeclaims", self.ns, f"database-{self.name}-0") is not None:
-                warning(f"CAS '{self.name}' does not exist but its volume 'database-{self.name}-0' does. "
-                        "Not overwriting an existing database.")
+                warning(
+                    f"CAS '{self.name}' does not exist but its volume 'database-{self.name}-0' does. "
+                    "Not overwriting an existing database."
+                )
                 return 1
-            manifest = {"apiVersion": "services.scone.cloud/v1beta1", "kind": "CAS",
-                        "metadata": {"name": self.name, "namespace": self.ns},
-                        "spec": {"image": expected, "imagePullSecrets": [{"name": "sconeapps"}],
-                                 "service": {"type": "NodePort"}, "imagePullPolicy": "Always",
-                                 "persistence": {"enabled": True},
-                                 "databaseSnapshots": {"enabled": True, "interval": "24h0m0s", "persistence": {"enabled": True}},
-                                 "podAnnotations": {"sconeapps/inject-pull-secret": "true"},
-                                 "backup-controller": {"enabled": False}}}
-            (owner_config / f"cas-{self.ns}-{self.name}-{self.version}-provisioning-step.yaml").write_text(json.dumps(manifest, indent=2))
+            manifest = {
+                "apiVersion": "services.scone.cloud/v1beta1",
+                "kind": "CAS",
+                "metadata": {"name": self.name, "namespace": self.ns},
+                "spec": {
+                    "image": expected,
+                    "imagePullSecrets": [{"name": "sconeapps"}],
+                    "service": {"type": "NodePort"},
+                    "imagePullPolicy": "Always",
+                    "persistence": {"enabled": True},
+                    "databaseSnapshots": {"enabled": True, "interval": "24h0m0s", "persistence": {"enabled": True}},
+                    "podAnnotations": {"sconeapps/inject-pull-secret": "true"},
+                    "backup-controller": {"enabled": False},
+                },
+            }
+            (owner_config / f"cas-{self.ns}-{self.name}-{self.version}-provisioning-step.yaml").write_text(
+                json.dumps(manifest, indent=2)
+            )
             self.db_file(self.name, self.ns).unlink(missing_ok=True)  # a new CAS starts with a new database
             self.cluster.create("cas", self.ns, manifest)
         else:
             actual = cr.get("spec", {}).get("image", "")
             if actual != expected:
-                error_exit(f"CAS '{self.name}' runs image '{actual}' but expected '{expected}'. "
-                           "Use --set-version to select the version CAS runs.")
+                error_exit(
+                    f"CAS '{self.name}' runs image '{actual}' but expected '{expected}'. "
+                    "Use --set-version to select the version CAS runs."
+                )
             self.verbose(f"CAS '{self.name}' exists - trying to provision it")
         db = self.load_db(self.name, self.ns)
         if db["provisioned"]:
             print(f"The CAS {self.name} in namespace {self.ns} is already provisioned. Nothing more to do.")
             return 0
         (owner_config / "config.toml").write_text(
-            'enclave_reconnect_timeout = "24h"\n[api_identity]\ncommon_name = "%s"\n[dcap]\nsubscription_key = "%s"\n'
-            '[audit_log]\nmode = "signed"\nsink = "file"\n' % (self.name, self.dcap))
+            f'enclave_reconnect_timeout = "24h"\n[api_identity]\ncommon_name = "{self.name}"\n[dcap]\n'
+            f'subscription_key = "{self.dcap}"\n[audit_log]\nmode = "signed"\nsink = "file"\n'
+        )
         if db["owner_id"] and db["owner_id"] != self.owner_identity():
             error_exit("Provisioning of CAS failed! FATAL ERROR")
         db["owner_id"] = self.write_identity()
         identity = self.target / "identity"
         (identity / f"cas-owner-session-{self.name}-{self.ns}.yaml").write_text("name: cas-owner\n")
-        (identity / "backup-controller-session-cas-owner_primary-backup.yaml").write_text("name: cas-owner/primary-backup\n")
+        (identity / "backup-controller-session-cas-owner_primary-backup.yaml").write_text(
+            "name: cas-owner/primary-backup\n"
+        )
         (identity / "provisioned.yaml").write_text("name: provisioned\n")
         db["policies"] = ["cas-owner", "cas-owner/primary-backup", "provisioned"]
         db["provisioned"] = True
@@ -418,7 +484,9 @@ class Plugin:
             print(f"PUBLIC {key}={value}")
         self.patch_probes_and_backup()
         final = self.cluster.get("cas", self.ns, self.name)
-        (owner_config / f"cas-{self.ns}-{self.name}-{self.version}-manifest.yaml").write_text(json.dumps(final, indent=2))
+        (owner_config / f"cas-{self.ns}-{self.name}-{self.version}-manifest.yaml").write_text(
+            json.dumps(final, indent=2)
+        )
         return 0
 
     def upgrade(self, cr: dict[str, Any] | None, new: str) -> int:
@@ -429,8 +497,10 @@ class Plugin:
         spec = cr.get("spec", {})
         if not self.opts.force:
             if image_tag(spec.get("image", "")) != self.version:
-                error_exit(f"CAS image '{spec.get('image')}' does not match VERSION={self.version}; "
-                           "specify the current version with --set-version")
+                error_exit(
+                    f"CAS image '{spec.get('image')}' does not match VERSION={self.version}; "
+                    "specify the current version with --set-version"
+                )
             if cr.get("status", {}).get("state") != "HEALTHY":
                 error_exit(f"CAS '{self.name}' is not HEALTHY - use --force to upgrade anyway")
         if not spec.get("backup-controller", {}).get("session"):
@@ -438,16 +508,22 @@ class Plugin:
         db = self.load_db(self.name, self.ns)
         owner = self.owner_identity()
         if owner is None or owner != db.get("owner_id"):
-            error_exit("Failed to read policy cas-owner/primary-backup: the owner identity in "
-                       f"{self.target}/identity/config.json is missing or not the CAS owner")
+            error_exit(
+                "Failed to read policy cas-owner/primary-backup: the owner identity in "
+                f"{self.target}/identity/config.json is missing or not the CAS owner"
+            )
         (self.target / "identity" / "session.tmp").write_text("name: cas-owner/primary-backup\n")
         owner_config = self.target / "owner-config"
         owner_config.mkdir(parents=True, exist_ok=True)
         backup = {**spec.get("backup-controller", {}), "image": f"{self.repo}/{self.prefix}backup-controller:{new}"}
         (owner_config / f"cas-{self.ns}-{self.name}-{new}-input.json").write_text(json.dumps(cr, indent=2))
-        self.cluster.patch_json("cas", self.ns, self.name, [{"op": "replace", "path": "/spec/backup-controller", "value": backup}])
+        self.cluster.patch_json(
+            "cas", self.ns, self.name, [{"op": "replace", "path": "/spec/backup-controller", "value": backup}]
+        )
         self.verbose("waiting for migration ...")
-        self.cluster.patch_json("cas", self.ns, self.name, [{"op": "replace", "path": "/spec/image", "value": self.image("cas", new)}])
+        self.cluster.patch_json(
+            "cas", self.ns, self.name, [{"op": "replace", "path": "/spec/image", "value": self.image("cas", new)}]
+        )
         db["version"] = new
         self.save_db(self.name, self.ns, db)
         final = self.cluster.get("cas", self.ns, self.name)
@@ -476,24 +552,34 @@ class Plugin:
         if not snapshot.is_dir():
             error_exit(f"Snapshot directory '{snapshot}' does not exist")
         if self.cluster.get("cas", self.ns, self.name) is not None:
-            error_exit("The target CAS of a recovery must not exists. Please specify a different CAS name and namespace")
+            error_exit(
+                "The target CAS of a recovery must not exists. Please specify a different CAS name and namespace"
+            )
         if self.cluster.get("persistentvolumeclaims", self.ns, f"database-{self.name}-0") is not None:
             error_exit(f"The volume database-{self.name}-0 of the target CAS of a recovery must not exist")
         for required in ("cas.db", "cas.key-store"):
             if not (snapshot / required).is_file():
                 error_exit(f"'{snapshot / required}' not found: a snapshot holds cas.db and cas.key-store")
         db = json.loads((snapshot / "cas.db").read_text())
-        manifest = {"apiVersion": "services.scone.cloud/v1beta1", "kind": "CAS",
-                    "metadata": {"name": self.name, "namespace": self.ns},
-                    "spec": {"image": self.image("cas-recovery"), "persistence": {"enabled": True},
-                             "backup-controller": {"enabled": False}}}
+        manifest = {
+            "apiVersion": "services.scone.cloud/v1beta1",
+            "kind": "CAS",
+            "metadata": {"name": self.name, "namespace": self.ns},
+            "spec": {
+                "image": self.image("cas-recovery"),
+                "persistence": {"enabled": True},
+                "backup-controller": {"enabled": False},
+            },
+        }
         self.cluster.create("cas", self.ns, manifest)
         self.save_db(self.name, self.ns, db)
         Path(".tmp.x").write_text("")
         Path(".tmp.y").write_text("")
         if self.owner_identity() != db.get("owner_id") or not db.get("provisioned"):
-            error_exit("Failed to read session 'provisioned' with the owner identity in "
-                       f"{self.target}/identity - recovery FAILED")
+            error_exit(
+                "Failed to read session 'provisioned' with the owner identity in "
+                f"{self.target}/identity - recovery FAILED"
+            )
         self.patch_probes_and_backup()
         print(f"CAS '{self.name}' in namespace '{self.ns}' recovered from {snapshot}")
         return 0
@@ -518,10 +604,16 @@ class Plugin:
         policies = self.target / "vault_policies"
         policies.mkdir(parents=True, exist_ok=True)
         (policies / f"scone-vault-image-mrenclaves-{owner_id}.yaml").write_text("name: mrenclaves\n")
-        self.cluster.create("vaults", self.ns, {
-            "apiVersion": "services.scone.cloud/v1beta1", "kind": "Vault",
-            "metadata": {"name": self.name, "namespace": self.ns},
-            "spec": {"image": self.image("vault"), "server": {"casAddress": f"{cas_name}.{cas_ns}"}}})
+        self.cluster.create(
+            "vaults",
+            self.ns,
+            {
+                "apiVersion": "services.scone.cloud/v1beta1",
+                "kind": "Vault",
+                "metadata": {"name": self.name, "namespace": self.ns},
+                "spec": {"image": self.image("vault"), "server": {"casAddress": f"{cas_name}.{cas_ns}"}},
+            },
+        )
         print(f"vault.services.scone.cloud/{self.name} created")
         return 0
 
@@ -532,10 +624,14 @@ def log_call(argv: list[str]) -> None:
     if not path:
         return
     dcap = os.environ.get("DCAP_KEY")
-    record = {"argv": argv, "cwd": os.getcwd(), "pid": os.getpid(),
-              "time": datetime.datetime.now(datetime.UTC).isoformat(),
-              "env": {k: os.environ.get(k) for k in ("VERSION", "IMAGE_REPO", "IMAGE_PREFIX", "TARGET_DIR", "NAMESPACE")},
-              "dcap_key_sha256": hashlib.sha256(dcap.encode()).hexdigest() if dcap else None}
+    record = {
+        "argv": argv,
+        "cwd": os.getcwd(),
+        "pid": os.getpid(),
+        "time": datetime.datetime.now(datetime.UTC).isoformat(),
+        "env": {k: os.environ.get(k) for k in ("VERSION", "IMAGE_REPO", "IMAGE_PREFIX", "TARGET_DIR", "NAMESPACE")},
+        "dcap_key_sha256": hashlib.sha256(dcap.encode()).hexdigest() if dcap else None,
+    }
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.write(json.dumps(record) + "\n")

@@ -20,9 +20,15 @@ SUPPORTED = ["5.8.0", "5.8.1"]
 
 def owner_args(settings: OwnerSettings, **overrides: Any) -> CasOwnerArgs:
     values: dict[str, Any] = {
-        "settings": settings, "cas_name": "cas", "namespace": "scone-system", "service_version": "5.8.1",
-        "image_repo": "registry.example/scone", "image_prefix": "osc-", "supported_versions": SUPPORTED,
-        "management_state": "Managed", "dcap_key": pulumi.Output.secret(SENTINEL),
+        "settings": settings,
+        "cas_name": "cas",
+        "namespace": "scone-system",
+        "service_version": "5.8.1",
+        "image_repo": "registry.example/scone",
+        "image_prefix": "osc-",
+        "supported_versions": SUPPORTED,
+        "management_state": "Managed",
+        "dcap_key": pulumi.Output.secret(SENTINEL),
     }
     values.update(overrides)
     return CasOwnerArgs(**values)
@@ -35,8 +41,9 @@ def run(build: Any, preview: bool = False) -> Evaluation:
 
 def enabled(tmp_path: Path, **extra: Any) -> OwnerSettings:
     (tmp_path / "target").mkdir(exist_ok=True)
-    return OwnerSettings.model_validate({"enabled": True, "targetDir": str(tmp_path / "target"),
-                                         "backupDir": str(tmp_path / "backups"), **extra})
+    return OwnerSettings.model_validate(
+        {"enabled": True, "targetDir": str(tmp_path / "target"), "backupDir": str(tmp_path / "backups"), **extra}
+    )
 
 
 def test_disabled_provisioning_registers_only_the_credential_free_gate() -> None:
@@ -74,10 +81,12 @@ def test_enabled_wires_upgrade_before_gate_and_provisioning_after_cas_cr(tmp_pat
 def test_two_phase_build_lets_the_cas_cr_depend_on_the_gate(tmp_path: Path) -> None:
     def build() -> dict[str, Any]:
         owner = CasOwner("owner", owner_args(enabled(tmp_path)))
-        operator = pulumi.CustomResource("kubernetes:helm.sh/v3:Release", "operator", {},
-                                         pulumi.ResourceOptions(depends_on=[owner.upgrade_gate]))
-        cas_cr = pulumi.CustomResource("kubernetes:services.scone.cloud/v1beta1:CAS", "cas-cr", {},
-                                       pulumi.ResourceOptions(depends_on=[operator]))
+        operator = pulumi.CustomResource(
+            "kubernetes:helm.sh/v3:Release", "operator", {}, pulumi.ResourceOptions(depends_on=[owner.upgrade_gate])
+        )
+        cas_cr = pulumi.CustomResource(
+            "kubernetes:services.scone.cloud/v1beta1:CAS", "cas-cr", {}, pulumi.ResourceOptions(depends_on=[operator])
+        )
         owner.complete(cas_cr)
         return {"publicKeys": owner.public_keys}
 
@@ -109,8 +118,12 @@ def test_unmanaged_with_snapshot_registers_recovery_and_no_provisioning(tmp_path
     snapshot = tmp_path / "snapshot"
 
     def build() -> dict[str, Any]:
-        owner = CasOwner("owner", owner_args(enabled(tmp_path, recovery={"snapshotDir": str(snapshot)}),
-                                             management_state="Unmanaged", cas_cr=None))
+        owner = CasOwner(
+            "owner",
+            owner_args(
+                enabled(tmp_path, recovery={"snapshotDir": str(snapshot)}), management_state="Unmanaged", cas_cr=None
+            ),
+        )
         owner.complete(None)
         return {"publicKeys": owner.public_keys}
 
@@ -135,11 +148,14 @@ def test_preview_warns_when_owner_identity_has_no_backup_copy(tmp_path: Path) ->
     assert any("has no backup copy configured" in line for line in ev.logs), ev.logs
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"cas_name": "a-very-long-cas-name"}, "kubectl-provision accepts at most 15"),
-    ({"service_version": "6.0.0"}, "serviceVersion '6.0.0' is not in the support matrix"),
-    ({"management_state": "Removed"}, "managementState 'Removed' is not allowed"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cas_name": "a-very-long-cas-name"}, "kubectl-provision accepts at most 15"),
+        ({"service_version": "6.0.0"}, "serviceVersion '6.0.0' is not in the support matrix"),
+        ({"management_state": "Removed"}, "managementState 'Removed' is not allowed"),
+    ],
+)
 def test_bad_arguments_are_refused_clearly(overrides: dict[str, Any], message: str) -> None:
     def build() -> dict[str, Any]:
         CasOwner("owner", owner_args(OwnerSettings(), **overrides))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from components.owner.config import OwnerSettings
+from components.owner.config import OwnerSettings, RecoverySettings, VaultSettings
 
 
 def test_defaults_need_no_owner_credentials() -> None:
@@ -16,34 +16,51 @@ def test_defaults_need_no_owner_credentials() -> None:
 
 
 def test_camel_case_stack_config_and_snake_case_both_accepted() -> None:
-    from_stack = OwnerSettings.model_validate({
-        "enabled": True, "targetDir": "~/.cas", "backupDir": "/srv/owner/backups", "pluginTimeoutSeconds": 600,
-        "maxAttempts": 3, "vault": {"enabled": True, "name": "vault"}, "recovery": {"snapshotDir": None},
-        "identityBackupDir": "/media/usb/identity"})
-    in_code = OwnerSettings(enabled=True, target_dir="~/.cas", backup_dir="/srv/owner/backups",
-                            plugin_timeout_seconds=600, max_attempts=3)
+    from_stack = OwnerSettings.model_validate(
+        {
+            "enabled": True,
+            "targetDir": "~/.cas",
+            "backupDir": "/srv/owner/backups",
+            "pluginTimeoutSeconds": 600,
+            "maxAttempts": 3,
+            "vault": {"enabled": True, "name": "vault"},
+            "recovery": {"snapshotDir": None},
+            "identityBackupDir": "/media/usb/identity",
+        }
+    )
+    in_code = OwnerSettings(
+        enabled=True, target_dir="~/.cas", backup_dir="/srv/owner/backups", plugin_timeout_seconds=600, max_attempts=3
+    )
     assert from_stack.plugin_timeout_seconds == in_code.plugin_timeout_seconds == 600
     assert from_stack.target_path.is_absolute()
 
 
 def test_every_field_is_described() -> None:
-    for model in (OwnerSettings, OwnerSettings.model_fields["vault"].annotation,
-                  OwnerSettings.model_fields["recovery"].annotation):
-        for name, info in model.model_fields.items():  # type: ignore[union-attr]
+    for model in (OwnerSettings, VaultSettings, RecoverySettings):
+        for name, info in model.model_fields.items():
             assert info.description, f"{model.__name__}.{name} has no description"
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ({"unknown": 1}, "Extra inputs are not permitted"),
-    ({"targetDir": "relative/cas"}, "provisioning.targetDir 'relative/cas' is relative: give an absolute directory"),
-    ({"pluginTimeoutSeconds": 0}, "provisioning.pluginTimeoutSeconds is 0: use 1..86400 seconds"),
-    ({"maxAttempts": 0}, "provisioning.maxAttempts is 0: use 1..10"),
-    ({"maxAttempts": 11}, "provisioning.maxAttempts is 11: use 1..10"),
-    ({"enabled": True}, "provisioning.backupDir is required when provisioning.enabled is true"),
-    ({"recovery": {"snapshotDir": "/snap"}}, "recovery needs the CAS owner identity, so set provisioning.enabled: true"),
-    ({"recovery": {"snapshotDir": "snap"}}, "provisioning.recovery.snapshotDir 'snap' is relative"),
-    ({"vault": {"name": "My_Vault"}}, "provisioning.vault.name 'My_Vault' is not a DNS label"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"unknown": 1}, "Extra inputs are not permitted"),
+        (
+            {"targetDir": "relative/cas"},
+            "provisioning.targetDir 'relative/cas' is relative: give an absolute directory",
+        ),
+        ({"pluginTimeoutSeconds": 0}, "provisioning.pluginTimeoutSeconds is 0: use 1..86400 seconds"),
+        ({"maxAttempts": 0}, "provisioning.maxAttempts is 0: use 1..10"),
+        ({"maxAttempts": 11}, "provisioning.maxAttempts is 11: use 1..10"),
+        ({"enabled": True}, "provisioning.backupDir is required when provisioning.enabled is true"),
+        (
+            {"recovery": {"snapshotDir": "/snap"}},
+            "recovery needs the CAS owner identity, so set provisioning.enabled: true",
+        ),
+        ({"recovery": {"snapshotDir": "snap"}}, "provisioning.recovery.snapshotDir 'snap' is relative"),
+        ({"vault": {"name": "My_Vault"}}, "provisioning.vault.name 'My_Vault' is not a DNS label"),
+    ],
+)
 def test_bad_settings_are_refused_with_what_to_do(value: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace(".", r"\.").replace("(", r"\(")):
         OwnerSettings.model_validate(value)

@@ -8,24 +8,36 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cluster_store import ClusterStore
-from conftest import FAKES, NAMESPACE, OwnerWorld
+
+from tests.fakes.cluster_store import ClusterStore
+from tests.owner.world import FAKES, NAMESPACE, OwnerWorld
 
 
-def kp(world: OwnerWorld, *args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["kubectl", "provision", *args], capture_output=True, text=True, cwd=cwd or world.tmp,
-                          env={**os.environ, "TARGET_DIR": str(world.target), **env})
+def kp(
+    world: OwnerWorld, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["kubectl", "provision", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd or world.tmp,
+        env={**os.environ, "TARGET_DIR": str(world.target), **(env or {}), **extra},
+    )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["cas", "a-very-long-cas-name"], "Name of the cas must not be longer than 15 characters"),
-    (["--upgrade", "5.8.1", "cas", "cas"], "Flag --upgrade must follow the service"),
-    (["cas", "cas", "--no-such-flag"], "Unknown argument passed: --no-such-flag"),
-    (["cas", "cas", "third"], "Unknown parameter passed: third"),
-    (["database"], "Please specify a valid SVC"),
-    (["cas", "cas", "--force"], "--force can only be used together with --upgrade"),
-    (["cas", "cas", "-n", "missing-ns"], "Namespace 'missing-ns' cannot be retrieved"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cas", "a-very-long-cas-name"], "Name of the cas must not be longer than 15 characters"),
+        (["--upgrade", "5.8.1", "cas", "cas"], "Flag --upgrade must follow the service"),
+        (["cas", "cas", "--no-such-flag"], "Unknown argument passed: --no-such-flag"),
+        (["cas", "cas", "third"], "Unknown parameter passed: third"),
+        (["database"], "Please specify a valid SVC"),
+        (["cas", "cas", "--force"], "--force can only be used together with --upgrade"),
+        (["cas", "cas", "-n", "missing-ns"], "Namespace 'missing-ns' cannot be retrieved"),
+    ],
+)
 def test_argument_errors_exit_1_with_red_stderr(world: OwnerWorld, args: list[str], message: str) -> None:
     result = kp(world, *args)
     assert result.returncode == 1
@@ -46,8 +58,12 @@ def test_provision_creates_cr_writes_owner_files_and_is_idempotent(world: OwnerW
     first = kp(world, "cas", "cas", "-n", NAMESPACE, "--dcap-api", "0123456789abcdef0123456789abcdef")
     assert first.returncode == 0, first.stderr
     assert "PUBLIC CAS_KEY=" in first.stdout and "cas.services.scone.cloud/cas patched" in first.stdout
-    for rel in ("identity/config.json", "owner-config/config.toml", "identity/provisioned.yaml",
-                f"owner-config/cas-{NAMESPACE}-cas-5.8.0-manifest.yaml"):
+    for rel in (
+        "identity/config.json",
+        "owner-config/config.toml",
+        "identity/provisioned.yaml",
+        f"owner-config/cas-{NAMESPACE}-cas-5.8.0-manifest.yaml",
+    ):
         assert (world.target / rel).is_file(), rel
     assert world.store.exists("persistentvolumeclaims", NAMESPACE, "database-cas-0")
     again = kp(world, "cas", "cas", "-n", NAMESPACE)
@@ -74,22 +90,36 @@ def test_local_backup_layout_keeps_only_one_bak(world: OwnerWorld) -> None:
     for _ in range(3):
         assert kp(world, "cas", "cas", "-n", NAMESPACE, "--local-backup").returncode == 0
     snaps = world.tmp / "cas-database-snapshots"
-    assert sorted(p.name for p in snaps.iterdir()) == [f"cas-{NAMESPACE}-last-snapshot-db",
-                                                      f"cas-{NAMESPACE}-last-snapshot-db.bak"]
-    assert sorted(p.name for p in (snaps / f"cas-{NAMESPACE}-last-snapshot-db").iterdir()) == ["cas.db", "cas.key-store"]
+    assert sorted(p.name for p in snaps.iterdir()) == [
+        f"cas-{NAMESPACE}-last-snapshot-db",
+        f"cas-{NAMESPACE}-last-snapshot-db.bak",
+    ]
+    assert sorted(p.name for p in (snaps / f"cas-{NAMESPACE}-last-snapshot-db").iterdir()) == [
+        "cas.db",
+        "cas.key-store",
+    ]
 
 
 def test_upgrade_prerequisites(world: OwnerWorld) -> None:
     world.create_cas_cr("5.8.0")
-    no_session = kp(world, "cas", "cas", "-n", NAMESPACE, "--upgrade", "5.8.1",
-                    IMAGE_REPO="registry.example/scone", IMAGE_PREFIX="osc-")
+    no_session = kp(
+        world,
+        "cas",
+        "cas",
+        "-n",
+        NAMESPACE,
+        "--upgrade",
+        "5.8.1",
+        IMAGE_REPO="registry.example/scone",
+        IMAGE_PREFIX="osc-",
+    )
     assert no_session.returncode == 1 and "backup-controller.session is not set" in no_session.stderr
     env = {"IMAGE_REPO": "registry.example/scone", "IMAGE_PREFIX": "osc-"}
-    assert kp(world, "cas", "cas", "-n", NAMESPACE, **env).returncode == 0
-    wrong_version = kp(world, "cas", "cas", "-n", NAMESPACE, "--upgrade", "5.8.1", VERSION="5.7.0", **env)
+    assert kp(world, "cas", "cas", "-n", NAMESPACE, env=env).returncode == 0
+    wrong_version = kp(world, "cas", "cas", "-n", NAMESPACE, "--upgrade", "5.8.1", env={**env, "VERSION": "5.7.0"})
     assert wrong_version.returncode == 1 and "specify the current version with --set-version" in wrong_version.stderr
     (world.target / "identity" / "config.json").unlink()
-    no_identity = kp(world, "cas", "cas", "-n", NAMESPACE, "--upgrade", "5.8.1", **env)
+    no_identity = kp(world, "cas", "cas", "-n", NAMESPACE, "--upgrade", "5.8.1", env=env)
     assert no_identity.returncode == 1 and "owner identity" in no_identity.stderr
 
 
@@ -116,17 +146,28 @@ def test_injected_partial_output_and_hang_are_available(world: OwnerWorld) -> No
     assert full.stdout.count("export ") == 4
     world.inject({"match": "--verify", "action": "hang"})
     with pytest.raises(subprocess.TimeoutExpired):
-        subprocess.run(["kubectl", "provision", "cas", "cas", "-n", NAMESPACE, "--verify"], capture_output=True,
-                       timeout=3, env={**os.environ, "TARGET_DIR": str(world.target)})
+        subprocess.run(
+            ["kubectl", "provision", "cas", "cas", "-n", NAMESPACE, "--verify"],
+            check=False,
+            capture_output=True,
+            timeout=3,
+            env={**os.environ, "TARGET_DIR": str(world.target)},
+        )
 
 
 def test_dir_backend_works_without_an_api_server(tmp_path: Path) -> None:
     store = ClusterStore(tmp_path / "cluster")
     store.create("namespaces", None, {"metadata": {"name": NAMESPACE}})
     (tmp_path / "target").mkdir()
-    env = {**os.environ, "FAKE_SCONE_BACKEND": "dir", "FAKE_SCONE_CLUSTER_DIR": str(tmp_path / "cluster"),
-           "FAKE_SCONE_STATE_DIR": str(tmp_path / "state"), "TARGET_DIR": str(tmp_path / "target"),
-           "KUBECONFIG": str(tmp_path / "no-such-kubeconfig"), "FAKE_SCONE_CALL_LOG": str(tmp_path / "calls")}
+    env = {
+        **os.environ,
+        "FAKE_SCONE_BACKEND": "dir",
+        "FAKE_SCONE_CLUSTER_DIR": str(tmp_path / "cluster"),
+        "FAKE_SCONE_STATE_DIR": str(tmp_path / "state"),
+        "TARGET_DIR": str(tmp_path / "target"),
+        "KUBECONFIG": str(tmp_path / "no-such-kubeconfig"),
+        "FAKE_SCONE_CALL_LOG": str(tmp_path / "calls"),
+    }
     env["PATH"] = f"{FAKES / 'bin'}{os.pathsep}{env['PATH']}"
     env.pop("FAKE_SCONE_CONTROL", None)
     stubs = tmp_path / "stubs"
@@ -135,12 +176,18 @@ def test_dir_backend_works_without_an_api_server(tmp_path: Path) -> None:
         (stubs / tool).write_text("#!/bin/sh\n")
         (stubs / tool).chmod(0o755)
     env["PATH"] += f"{os.pathsep}{stubs}"
-    first = subprocess.run([str(FAKES / "bin" / "kubectl-provision"), "cas", "cas", "-n", NAMESPACE],
-                           capture_output=True, text=True, env=env, cwd=tmp_path)
+    first = subprocess.run(
+        [str(FAKES / "bin" / "kubectl-provision"), "cas", "cas", "-n", NAMESPACE],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert first.returncode == 0, first.stderr
     cr = json.loads((tmp_path / "cluster" / "services.scone.cloud" / "cas" / NAMESPACE / "cas.json").read_text())
     assert cr["spec"]["backup-controller"]["enabled"] is True
     vault = [str(FAKES / "bin" / "kubectl-provision"), "vault", "vault", "-n", NAMESPACE, "--cas", f"cas.{NAMESPACE}"]
-    assert subprocess.run(vault, capture_output=True, text=True, env=env, cwd=tmp_path).returncode == 0
-    second = subprocess.run(vault, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert subprocess.run(vault, check=False, capture_output=True, text=True, env=env, cwd=tmp_path).returncode == 0
+    second = subprocess.run(vault, check=False, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert second.returncode == 1 and "re-provisioning an existing vault" in second.stderr

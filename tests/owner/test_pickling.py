@@ -7,14 +7,19 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.owner import providers
 from components.owner.resources import CasProvisioning, CasRecovery, CasUpgrade, CasVersionGate, VaultProvisioning
+from tests.owner.world import ROOT
 
-PROVIDERS = [providers.CasProvisioningProvider, providers.CasUpgradeProvider, providers.CasVersionGateProvider,
-             providers.CasRecoveryProvider, providers.VaultProvisioningProvider]
+PROVIDERS = [
+    providers.CasProvisioningProvider,
+    providers.CasUpgradeProvider,
+    providers.CasVersionGateProvider,
+    providers.CasRecoveryProvider,
+    providers.VaultProvisioningProvider,
+]
 
 LOADER = """
 import base64, sys, dill
@@ -28,24 +33,47 @@ print(hasattr(provider, "create") and hasattr(provider, "diff"))
 def test_provider_unpickles_in_a_fresh_python_started_in_the_project_root(cls: type) -> None:
     blob = serialize_provider(cls())
     assert len(base64.b64decode(blob)) < 200, "pickled by value: the provider module must stay importable"
-    result = subprocess.run([sys.executable, "-c", LOADER], input=blob, capture_output=True, text=True, cwd=ROOT,
-                            env={"PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-c", LOADER],
+        input=blob,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [f"components.owner.providers.{cls.__name__}", "True"]
 
 
 def test_provider_module_import_has_no_side_effects() -> None:
-    probe = ("import sys, components.owner.providers as p; "
-             "print(sorted(m for m in sys.modules if m.startswith('components')))")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
-                            env={"PATH": "/usr/bin:/bin"})
+    probe = (
+        "import sys, components.owner.providers as p; "
+        "print(sorted(m for m in sys.modules if m.startswith('components')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     loaded = eval(result.stdout)  # noqa: S307 - our own subprocess printed a list literal
-    assert loaded == ["components", "components.owner", "components.owner.backup", "components.owner.cluster",
-                      "components.owner.plugin", "components.owner.providers"]
+    assert loaded == [
+        "components",
+        "components.owner",
+        "components.owner.backup",
+        "components.owner.cluster",
+        "components.owner.plugin",
+        "components.owner.providers",
+    ]
 
 
 def test_type_tokens_are_stable() -> None:
-    tokens = {cls.__name__: cls._resource_type_name for cls in  # type: ignore[attr-defined]
-              (CasProvisioning, CasRecovery, CasUpgrade, CasVersionGate, VaultProvisioning)}
+    tokens = {
+        cls.__name__: cls._resource_type_name
+        for cls in (CasProvisioning, CasRecovery, CasUpgrade, CasVersionGate, VaultProvisioning)
+    }
     assert tokens == {name: f"dynamic/scone:{name}" for name in tokens}  # engine type: "pulumi-python:" + this

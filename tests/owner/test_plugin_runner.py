@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import NAMESPACE, SENTINEL_DCAP, OwnerWorld
 
 from components.owner import plugin as plugin_module
 from components.owner.plugin import PluginEnv, PluginError, PluginRunner, RunPolicy, redact, strip_ansi
+from tests.owner.world import NAMESPACE, SENTINEL_DCAP, OwnerWorld
 
 
 def runner(world: OwnerWorld, sleeps: list[float], attempts: int = 4, backoff: float = 2.0) -> PluginRunner:
@@ -50,7 +50,9 @@ def test_gives_up_after_max_attempts_with_last_stderr_lines(world: OwnerWorld) -
     with pytest.raises(PluginError) as err:
         runner(world, sleeps, attempts=2).run(["--version"], "asking the version")
     text = str(err.value)
-    assert text.startswith("asking the version failed: `kubectl provision --version` (attempt 1: exit 1; attempt 2: exit 1)")
+    assert text.startswith(
+        "asking the version failed: `kubectl provision --version` (attempt 1: exit 1; attempt 2: exit 1)"
+    )
     assert "ERROR: registry login required" in text and "command failed - exiting." in text
     assert "\x1b" not in text
     assert len(world.calls()) == 2
@@ -73,8 +75,9 @@ def test_dcap_key_is_in_the_environment_not_in_argv(world: OwnerWorld) -> None:
     assert call["cwd"] == str(world.work)
 
 
-def test_inherited_namespace_and_dcap_key_do_not_leak_into_runs(world: OwnerWorld,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inherited_namespace_and_dcap_key_do_not_leak_into_runs(
+    world: OwnerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NAMESPACE", "elsewhere")
     monkeypatch.setenv("DCAP_KEY", "inherited-key")
     env = PluginEnv("5.8.0", "r", "", world.target, None).build()
@@ -93,7 +96,7 @@ def test_port_forward_detection_sees_a_real_process(world: OwnerWorld) -> None:
 
 
 def plugin_module_real() -> list[int]:
-    from conftest import plugin_module_real_port_forwards
+    from tests.owner.world import plugin_module_real_port_forwards
 
     return plugin_module_real_port_forwards()
 

@@ -9,9 +9,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import NAMESPACE, SENTINEL_DCAP, OwnerWorld
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.owner.plugin import PluginError, PreflightError
@@ -23,15 +24,21 @@ from components.owner.providers import (
     OwnerOperationError,
     VaultProvisioningProvider,
 )
+from tests.owner.world import NAMESPACE, SENTINEL_DCAP, OwnerWorld
+
+
+def outs_of(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:
+    assert result.outs is not None
+    return result.outs
 
 
 def _flags(argv: list[str]) -> list[str]:
     return [a for a in argv if a.startswith("--")]
 
 
-def provisioned(world: OwnerWorld) -> dict[str, object]:
+def provisioned(world: OwnerWorld) -> dict[str, Any]:
     world.create_cas_cr("5.8.0")
-    return CasProvisioningProvider().create(world.props()).outs
+    return outs_of(CasProvisioningProvider().create(world.props()))
 
 
 # -- first provision and re-runs ----------------------------------------------------------------------
@@ -42,16 +49,21 @@ def test_first_provision_runs_plugin_confirms_and_reads_public_keys(world: Owner
     assert result.id == f"{NAMESPACE}/cas"
     assert [_flags(a) for a in world.argvs()] == [["--verify"], [], ["--verify"], ["--print-public-keys"]]
     assert world.argvs()[1] == ["cas", "cas", "-n", NAMESPACE]
-    keys = result.outs["publicKeys"]
+    keys = outs_of(result)["publicKeys"]
     assert set(keys) == {"casKey", "casSoftwareKey", "casSessionEncryptionKey", "casCert"}
     assert all(keys.values())
-    assert result.outs["provisioned"] is True and result.outs["adopted"] is False
+    assert outs_of(result)["provisioned"] is True and outs_of(result)["adopted"] is False
     assert (world.target / "identity" / "config.json").is_file()
     spec = world.cas()["spec"]
     assert spec["backup-controller"]["session"] == "cas-owner/primary-backup/register"
     env = world.calls()[1]["env"]
-    assert env == {"VERSION": "5.8.0", "IMAGE_REPO": "registry.example/scone", "IMAGE_PREFIX": "osc-",
-                   "TARGET_DIR": str(world.target), "NAMESPACE": None}
+    assert env == {
+        "VERSION": "5.8.0",
+        "IMAGE_REPO": "registry.example/scone",
+        "IMAGE_PREFIX": "osc-",
+        "TARGET_DIR": str(world.target),
+        "NAMESPACE": None,
+    }
     assert all(call["cwd"] == str(world.work) for call in world.calls())
 
 
@@ -62,8 +74,8 @@ def test_rerun_on_provisioned_cas_adopts_without_provisioning_again(world: Owner
 
     new_calls = world.argvs()[before:]
     assert [_flags(a) for a in new_calls] == [["--verify"], ["--print-public-keys"]]
-    assert second.outs["adopted"] is True
-    assert second.outs["publicKeys"] == first["publicKeys"]
+    assert outs_of(second)["adopted"] is True
+    assert outs_of(second)["publicKeys"] == first["publicKeys"]
 
 
 def test_unchanged_inputs_diff_to_no_changes(world: OwnerWorld) -> None:
@@ -98,8 +110,13 @@ def test_preview_check_and_diff_never_run_the_plugin_even_with_unknowns(world: O
     olds = {**world.props(), "casVersion": "5.8.0", "provisioned": True}
     unknown = world.props(version=UNKNOWN, dcapKey=UNKNOWN, imageRepo=UNKNOWN)
     bumped = world.props(version="5.8.1")
-    providers = [CasProvisioningProvider(), CasUpgradeProvider(), CasVersionGateProvider(), CasRecoveryProvider(),
-                 VaultProvisioningProvider()]
+    providers = [
+        CasProvisioningProvider(),
+        CasUpgradeProvider(),
+        CasVersionGateProvider(),
+        CasRecoveryProvider(),
+        VaultProvisioningProvider(),
+    ]
     for provider in providers:
         for news in (unknown, bumped, {**bumped, "snapshotDir": "/snap", "vaultName": "vault"}):
             provider.check(olds, news)
@@ -111,9 +128,9 @@ def test_preview_check_and_diff_never_run_the_plugin_even_with_unknowns(world: O
 
 def test_preview_refuses_a_skipping_upgrade_and_unknown_versions(world: OwnerWorld) -> None:
     olds = {**world.props(), "casVersion": "5.8.0"}
-    with pytest.raises(OwnerOperationError, match="would skip 5.8.1: upgrade one supported version at a time"):
+    with pytest.raises(OwnerOperationError, match=r"would skip 5\.8\.1: upgrade one supported version at a time"):
         CasUpgradeProvider().diff("x", olds, world.props(version="5.9.0"))
-    with pytest.raises(OwnerOperationError, match="downgrading CAS from '5.8.1' to '5.8.0' is not supported"):
+    with pytest.raises(OwnerOperationError, match=r"downgrading CAS from '5\.8\.1' to '5\.8\.0' is not supported"):
         CasUpgradeProvider().diff("x", {**olds, "version": "5.8.1", "casVersion": "5.8.1"}, world.props())
     failures = CasUpgradeProvider().check({}, world.props(version="6.0.0")).failures
     assert failures and "not in the support matrix" in failures[0].reason
@@ -124,41 +141,52 @@ def test_preview_refuses_a_skipping_upgrade_and_unknown_versions(world: OwnerWor
 def test_upgrade_takes_backup_then_upgrades_then_verifies_at_new_version(world: OwnerWorld) -> None:
     outs = provisioned(world)
     start = len(world.calls())
-    upgrade_olds = CasUpgradeProvider().create(world.props()).outs
+    upgrade_olds = outs_of(CasUpgradeProvider().create(world.props()))
     assert upgrade_olds["upgraded"] is False and len(world.calls()) == start  # already on 5.8.0: nothing runs
 
     result = CasUpgradeProvider().update(f"{NAMESPACE}/cas", upgrade_olds, world.props(version="5.8.1"))
 
     calls = world.calls()[start:]
     assert [(_flags(c["argv"]), c["env"]["VERSION"]) for c in calls[-3:]] == [
-        (["--local-backup"], "5.8.0"), (["--upgrade"], "5.8.0"), (["--verify"], "5.8.1")]
+        (["--local-backup"], "5.8.0"),
+        (["--upgrade"], "5.8.0"),
+        (["--verify"], "5.8.1"),
+    ]
     assert calls[-2]["argv"] == ["cas", "cas", "-n", NAMESPACE, "--upgrade", "5.8.1"]  # flag after `cas`
     assert world.cas()["spec"]["image"].endswith("osc-cas:5.8.1")
-    backup = Path(result.outs["backupPath"])
+    backup = Path(outs_of(result)["backupPath"])
     assert backup.parent.parent == world.backups and backup.name.endswith("-5.8.0")
     assert {p.name for p in backup.iterdir()} == {"cas.db", "cas.key-store", "SHA256SUMS"}
-    assert len(result.outs["backupSha256"]) == 64
-    assert result.outs["previousVersion"] == "5.8.0" and result.outs["casVersion"] == "5.8.1"
+    assert len(outs_of(result)["backupSha256"]) == 64
+    assert outs_of(result)["previousVersion"] == "5.8.0" and outs_of(result)["casVersion"] == "5.8.1"
     assert outs["publicKeys"]
 
 
 def test_gate_refuses_version_bump_until_cas_is_upgraded_then_passes(world: OwnerWorld) -> None:
     provisioned(world)
     gate = CasVersionGateProvider()
-    gate_props = {"casName": "cas", "namespace": NAMESPACE, "version": "5.8.0", "ownerManaged": False,
-                  "kubectl": "kubectl"}
-    olds = gate.create(gate_props).outs
+    gate_props = {
+        "casName": "cas",
+        "namespace": NAMESPACE,
+        "version": "5.8.0",
+        "ownerManaged": False,
+        "kubectl": "kubectl",
+    }
+    olds = outs_of(gate.create(gate_props))
     bumped = {**gate_props, "version": "5.8.1"}
-    with pytest.raises(OwnerOperationError, match=r"CAS still runs 5\.8\.0; its owner must upgrade it first: "
-                                                  r"set provisioning\.enabled"):
+    with pytest.raises(
+        OwnerOperationError,
+        match=r"CAS still runs 5\.8\.0; its owner must upgrade it first: "
+        r"set provisioning\.enabled",
+    ):
         gate.update("x", olds, bumped)
     CasUpgradeProvider().update("x", {**world.props(), "casVersion": "5.8.0"}, world.props(version="5.8.1"))
-    assert gate.update("x", olds, bumped).outs["casVersion"] == "5.8.1"
+    assert outs_of(gate.update("x", olds, bumped))["casVersion"] == "5.8.1"
 
 
 def test_gate_passes_when_there_is_no_cas_yet(world: OwnerWorld) -> None:
     gate_props = {"casName": "cas", "namespace": NAMESPACE, "version": "5.8.0", "ownerManaged": False}
-    assert CasVersionGateProvider().create(gate_props).outs["casVersion"] is None
+    assert outs_of(CasVersionGateProvider().create(gate_props))["casVersion"] is None
 
 
 def test_upgrade_refused_and_cas_untouched_when_pre_upgrade_backup_fails(world: OwnerWorld) -> None:
@@ -186,7 +214,7 @@ def test_upgrade_refused_when_backup_is_incomplete(world: OwnerWorld) -> None:
     (snapshots / "cas.key-store").write_text("")
     from components.owner.backup import BackupError, keep_backup
 
-    with pytest.raises(BackupError, match="lacks non-empty cas.key-store"):
+    with pytest.raises(BackupError, match=r"lacks non-empty cas\.key-store"):
         keep_backup(snapshots, world.backups, "cas", NAMESPACE, "5.8.0")
     assert not any(world.backups.glob("*/*"))
 
@@ -194,11 +222,12 @@ def test_upgrade_refused_when_backup_is_incomplete(world: OwnerWorld) -> None:
 def test_every_pre_upgrade_backup_is_kept(world: OwnerWorld) -> None:
     provisioned(world)
     first = CasUpgradeProvider().update("x", {**world.props(), "casVersion": "5.8.0"}, world.props(version="5.8.1"))
-    second = CasUpgradeProvider().update("x", {**world.props(version="5.8.1"), "casVersion": "5.8.1"},
-                                         world.props(version="5.9.0"))
+    second = CasUpgradeProvider().update(
+        "x", {**world.props(version="5.8.1"), "casVersion": "5.8.1"}, world.props(version="5.9.0")
+    )
     kept = sorted(p.name for p in (world.backups / f"cas-{NAMESPACE}").iterdir())
     assert len(kept) == 2 and kept[0].endswith("-5.8.0") and kept[1].endswith("-5.8.1")
-    assert Path(first.outs["backupPath"]).is_dir() and Path(second.outs["backupPath"]).is_dir()
+    assert Path(outs_of(first)["backupPath"]).is_dir() and Path(outs_of(second)["backupPath"]).is_dir()
 
 
 def test_upgrade_needs_owner_identity(world: OwnerWorld) -> None:
@@ -213,7 +242,7 @@ def test_upgrade_retry_after_partial_success_does_not_rerun_over_new_version(wor
     # the first --upgrade run patches CAS but then "fails" (as when upstream's HEALTHY wait dies)
     world.inject({"match": "--upgrade", "action": "partial", "exit": 1, "times": 1})
     result = CasUpgradeProvider().update("x", {**world.props(), "casVersion": "5.8.0"}, world.props(version="5.8.1"))
-    assert result.outs["casVersion"] == "5.8.1"
+    assert outs_of(result)["casVersion"] == "5.8.1"
     assert sum("--upgrade" in argv for argv in world.argvs()) == 1
 
 
@@ -222,26 +251,26 @@ def test_refresh_reports_a_cas_that_is_no_longer_provisioned_or_runs_another_ver
     outs = provisioned(world)
     provider = CasProvisioningProvider()
     fresh = provider.read(f"{NAMESPACE}/cas", outs)
-    assert fresh.outs["provisioned"] is True and fresh.outs["casVersion"] == "5.8.0"
+    assert outs_of(fresh)["provisioned"] is True and outs_of(fresh)["casVersion"] == "5.8.0"
 
     cas = world.cas()
     cas["spec"]["image"] = "registry.example/scone/osc-cas:5.8.1"
     world.store.replace("cas", NAMESPACE, cas)
     drifted = provider.read(f"{NAMESPACE}/cas", outs)
-    assert drifted.outs["casVersion"] == "5.8.1"
-    assert provider.diff("x", drifted.outs, world.props()).changes is True
+    assert outs_of(drifted)["casVersion"] == "5.8.1"
+    assert provider.diff("x", outs_of(drifted), world.props()).changes is True
 
     for db in world.state.rglob("cas.json"):
         db.unlink()  # the CAS lost its database: no longer provisioned
     lost = provider.read(f"{NAMESPACE}/cas", outs)
-    assert lost.outs["provisioned"] is False
-    assert provider.diff("x", lost.outs, world.props(version="5.8.1")).changes is True
+    assert outs_of(lost)["provisioned"] is False
+    assert provider.diff("x", outs_of(lost), world.props(version="5.8.1")).changes is True
 
 
 # -- recovery ------------------------------------------------------------------------------------------
 def _backup_of(world: OwnerWorld) -> Path:
     upgrade = CasUpgradeProvider().update("x", {**world.props(), "casVersion": "5.8.0"}, world.props(version="5.8.1"))
-    return Path(upgrade.outs["backupPath"])
+    return Path(outs_of(upgrade)["backupPath"])
 
 
 def test_recovery_refused_while_cas_or_its_pvc_exists_with_exact_steps(world: OwnerWorld) -> None:
@@ -252,7 +281,9 @@ def test_recovery_refused_while_cas_or_its_pvc_exists_with_exact_steps(world: Ow
     with pytest.raises(OwnerOperationError) as err:
         CasRecoveryProvider().create(props)
     text = str(err.value)
-    assert "the CAS CR cas.services.scone.cloud/cas and its database volume persistentvolumeclaim/database-cas-0" in text
+    assert (
+        "the CAS CR cas.services.scone.cloud/cas and its database volume persistentvolumeclaim/database-cas-0" in text
+    )
     assert f"kubectl delete cas.services.scone.cloud cas -n {NAMESPACE}" in text
     assert f"kubectl delete pvc database-cas-0 -n {NAMESPACE}" in text
     world.store.delete("cas", NAMESPACE, "cas")
@@ -272,12 +303,12 @@ def test_recovery_recreates_cas_from_snapshot_with_same_keys(world: OwnerWorld) 
     recovery_call = next(c for c in world.calls() if "--cas-database-recovery" in c["argv"])
     assert recovery_call["argv"][-2:] == ["--cas-database-recovery", str(snapshot)]
     assert world.cas()["spec"]["image"].endswith("osc-cas-recovery:5.8.1")
-    assert result.outs["publicKeys"] == original["publicKeys"]
-    assert result.outs["snapshotSha256"] == hashlib.sha256((snapshot / "SHA256SUMS").read_bytes()).hexdigest()
+    assert outs_of(result)["publicKeys"] == original["publicKeys"]
+    assert outs_of(result)["snapshotSha256"] == hashlib.sha256((snapshot / "SHA256SUMS").read_bytes()).hexdigest()
     # Switching back to Managed: provisioning adopts the recovered CAS without provisioning it again.
     before = len(world.calls())
     adopted = CasProvisioningProvider().create(world.props(version="5.8.1"))
-    assert adopted.outs["adopted"] is True
+    assert outs_of(adopted)["adopted"] is True
     assert [_flags(a) for a in world.argvs()[before:]] == [["--verify"], ["--print-public-keys"]]
 
 
@@ -285,7 +316,7 @@ def test_recovery_rejects_a_directory_that_is_not_a_snapshot(world: OwnerWorld) 
     (world.tmp / "not-a-snapshot").mkdir()
     (world.target / "identity").mkdir()
     (world.target / "identity" / "config.json").write_text("{}")
-    with pytest.raises(OwnerOperationError, match="lacks non-empty cas.db, cas.key-store"):
+    with pytest.raises(OwnerOperationError, match=r"lacks non-empty cas\.db, cas\.key-store"):
         CasRecoveryProvider().create(world.props(snapshotDir=str(world.tmp / "not-a-snapshot")))
     assert world.calls() == []
 
@@ -298,10 +329,16 @@ def test_vault_provisioned_once_and_second_run_is_safe(world: OwnerWorld) -> Non
     second = VaultProvisioningProvider().create(props)
     vault_runs = [argv for argv in world.argvs() if argv[0] == "vault"]
     assert vault_runs == [["vault", "vault", "-n", NAMESPACE, "--cas", f"cas.{NAMESPACE}"]]
-    assert first.outs["adopted"] is False and second.outs["adopted"] is True
+    assert outs_of(first)["adopted"] is False and outs_of(second)["adopted"] is True
     # and upstream itself really is not idempotent (our guard is what makes the re-run safe):
-    rerun = subprocess.run(["kubectl", "provision", "vault", "vault", "-n", NAMESPACE, "--cas", f"cas.{NAMESPACE}"],
-                           capture_output=True, text=True, cwd=world.tmp, env={**os.environ, "TARGET_DIR": str(world.target)})
+    rerun = subprocess.run(
+        ["kubectl", "provision", "vault", "vault", "-n", NAMESPACE, "--cas", f"cas.{NAMESPACE}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=world.tmp,
+        env={**os.environ, "TARGET_DIR": str(world.target)},
+    )
     assert rerun.returncode == 1 and "re-provisioning an existing vault" in rerun.stderr
 
 
@@ -309,7 +346,7 @@ def test_vault_failure_after_creating_the_cr_is_not_retried_into_an_error(world:
     provisioned(world)
     world.inject({"match": "vault", "action": "partial", "exit": 1, "times": 1})  # runs, creates CR, then exits 1
     result = VaultProvisioningProvider().create(world.props(vaultName="vault"))
-    assert result.outs["vaultProvisioned"] is True
+    assert outs_of(result)["vaultProvisioned"] is True
     assert sum(argv[0] == "vault" for argv in world.argvs()) == 1
 
 
@@ -318,7 +355,7 @@ def test_failed_runs_are_retried_then_succeed(world: OwnerWorld) -> None:
     world.create_cas_cr("5.8.0")
     world.inject({"match": "cas cas -n scone-system", "exact": True, "action": "fail", "times": 2})
     result = CasProvisioningProvider().create(world.props())
-    assert result.outs["provisioned"] is True
+    assert outs_of(result)["provisioned"] is True
     # 1 probe + 2 provision runs failing + 1 succeeding + verify + keys
     assert len(world.argvs()) == 6
 
@@ -378,14 +415,16 @@ def test_preflight_names_every_problem_before_any_run(world: OwnerWorld, monkeyp
 def test_dcap_key_reaches_only_the_plugin_environment(world: OwnerWorld) -> None:
     outs = provisioned(world)
     upgrade = CasUpgradeProvider().update("x", {**world.props(), "casVersion": "5.8.0"}, world.props(version="5.8.1"))
-    world.inject({"match": "--verify", "action": "fail", "message": "debug: DCAP_KEY={DCAP_KEY} subscription_key=abc123"})
+    world.inject(
+        {"match": "--verify", "action": "fail", "message": "debug: DCAP_KEY={DCAP_KEY} subscription_key=abc123"}
+    )
     with pytest.raises(PluginError) as err:
         CasProvisioningProvider().create(world.props(version="5.8.1"))
 
     sha = hashlib.sha256(SENTINEL_DCAP.encode()).hexdigest()
     assert all(call["dcap_key_sha256"] == sha for call in world.calls())  # every run got it, via env
     assert all(SENTINEL_DCAP not in " ".join(call["argv"]) for call in world.calls())
-    assert SENTINEL_DCAP not in json.dumps(outs) and SENTINEL_DCAP not in json.dumps(upgrade.outs)
+    assert SENTINEL_DCAP not in json.dumps(outs) and SENTINEL_DCAP not in json.dumps(outs_of(upgrade))
     assert "dcapKey" not in outs
     assert SENTINEL_DCAP not in str(err.value) and "[REDACTED]" in str(err.value)
     assert "abc123" not in str(err.value)
