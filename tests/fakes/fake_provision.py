@@ -23,7 +23,8 @@ Test hooks (env vars):
   (absent = always). ``fail`` exits with
   coloured stderr before doing anything, ``hang`` sleeps until killed (upstream's unbounded waits),
   ``partial`` runs the operation but prints only the first half of its stdout and exits ``exit``
-  (default 0) — as when the CLI's output is cut short.
+  (default 0) — as when the CLI's output is cut short; for ``--local-backup`` the copied
+  ``cas.key-store`` is also left empty, as when ``kubectl cp`` is cut short.
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ class KubectlBackend:
 # -- the fake plugin ------------------------------------------------------------------------------
 class Plugin:
     def __init__(self, opts: Options, env: dict[str, str]) -> None:
+        self.cut_short = False  # set by the "partial" failure injection
         self.opts = opts
         self.env = env
         self.svc = opts.svc or ""
@@ -543,7 +545,8 @@ class Plugin:
             out.rename(bak)
         out.mkdir(parents=True)
         (out / "cas.db").write_text(json.dumps(db))
-        (out / "cas.key-store").write_text(hashlib.sha256(json.dumps(db["keys"]).encode()).hexdigest())
+        key_store = "" if self.cut_short else hashlib.sha256(json.dumps(db["keys"]).encode()).hexdigest()
+        (out / "cas.key-store").write_text(key_store)
         print(f"tar: Removing leading `/' from member names\nbackup written to {out}")
         return 0
 
@@ -678,7 +681,9 @@ def main(argv: list[str]) -> int:
 
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
-                Plugin(parse(argv), dict(os.environ)).run()
+                plugin = Plugin(parse(argv), dict(os.environ))
+                plugin.cut_short = True
+                plugin.run()
             lines = buffer.getvalue().splitlines(keepends=True)
             sys.stdout.write("".join(lines[: len(lines) // 2]))
             return int(rule.get("exit", 0))

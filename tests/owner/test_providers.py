@@ -203,20 +203,15 @@ def test_upgrade_refused_and_cas_untouched_when_pre_upgrade_backup_fails(world: 
     assert world.cas()["spec"]["image"].endswith("osc-cas:5.8.0")
 
 
-def test_upgrade_refused_when_backup_is_incomplete(world: OwnerWorld) -> None:
+def test_upgrade_refused_when_backup_run_succeeds_but_snapshot_is_incomplete(world: OwnerWorld) -> None:
     provisioned(world)
-    world.inject({"match": "--local-backup", "action": "partial"})  # the fake then writes no files? -> see below
-    snapshots = world.work / "cas-database-snapshots" / f"cas-{NAMESPACE}-last-snapshot-db"
-    snapshots.mkdir(parents=True)
-    # Simulate the plugin exiting 0 but leaving a truncated snapshot: make cas.key-store unreadable by emptying it
-    # after the run is impossible in-process, so check the guard directly on an empty key-store.
-    (snapshots / "cas.db").write_text("{}")
-    (snapshots / "cas.key-store").write_text("")
-    from components.owner.backup import BackupError, keep_backup
-
-    with pytest.raises(BackupError, match=r"lacks non-empty cas\.key-store"):
-        keep_backup(snapshots, world.backups, "cas", NAMESPACE, "5.8.0")
-    assert not any(world.backups.glob("*/*"))
+    world.inject({"match": "--local-backup", "action": "partial"})  # exit 0, empty cas.key-store
+    start = len(world.calls())
+    with pytest.raises(OwnerOperationError, match=r"lacks non-empty cas\.key-store"):
+        CasUpgradeProvider().update("x", {**world.props(), "casVersion": "5.8.0"}, world.props(version="5.8.1"))
+    assert all("--upgrade" not in argv for argv in world.argvs()[start:])
+    assert not list(world.backups.glob("*/*"))  # an incomplete snapshot is not kept as a backup
+    assert world.cas()["spec"]["image"].endswith("osc-cas:5.8.0")
 
 
 def test_every_pre_upgrade_backup_is_kept(world: OwnerWorld) -> None:
