@@ -17,6 +17,7 @@ Only the pulumi-aws submodules used here are imported, which keeps evaluation fa
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -26,7 +27,7 @@ from pulumi_aws._inputs import ProviderEndpointArgs
 from pulumi_aws.provider import Provider
 
 from components.operator import MANAGED_BY
-from components.options import child
+from components.options import WaitingComponent, child
 from components.spec import SconeSpec
 
 SECRET_NAME = "s3-bucket-scone-cas-db-backupper"  # noqa: S105 - a Secret name, not a secret
@@ -42,7 +43,7 @@ class StoreCredentials:
     secret_access_key: pulumi.Output[str]
 
 
-class BackupBucket(pulumi.ComponentResource):
+class BackupBucket(WaitingComponent):
     """The backup bucket (unless s3Creds is given) and the backupper's S3 Secret."""
 
     secret: k8s.core.v1.Secret
@@ -54,12 +55,12 @@ class BackupBucket(pulumi.ComponentResource):
         name: str,
         spec: SconeSpec,
         store_credentials: StoreCredentials | None,
-        depends_on: list[pulumi.Resource],
+        waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("scone:index:BackupBucket", name, None, opts)
+        super().__init__("scone:index:BackupBucket", name, waits_for, opts)
         if spec.backup.s3Creds is not None:
-            self.secret = self._copied_secret(spec, depends_on)
+            self.secret = self._copied_secret(spec)
             self.bucket_name = pulumi.Output.from_input("(from backup.s3Creds)")
         else:
             provider = self._aws_provider(spec, store_credentials)
@@ -75,12 +76,12 @@ class BackupBucket(pulumi.ComponentResource):
                 if store_credentials is None
                 else (store_credentials.access_key_id, store_credentials.secret_access_key)
             )
-            self.secret = self._secret(spec, bucket.bucket, key_id, key_secret, depends_on)
+            self.secret = self._secret(spec, bucket.bucket, key_id, key_secret)
         self.register_outputs({"bucketName": self.bucket_name, "secretName": SECRET_NAME})
 
     # --- an existing bucket -----------------------------------------------------------
 
-    def _copied_secret(self, spec: SconeSpec, depends_on: list[pulumi.Resource]) -> k8s.core.v1.Secret:
+    def _copied_secret(self, spec: SconeSpec) -> k8s.core.v1.Secret:
         """Copy the user's Secret into the services namespace (the guide's behaviour)."""
         creds = spec.backup.s3Creds
         assert creds is not None
@@ -94,9 +95,7 @@ class BackupBucket(pulumi.ComponentResource):
             metadata={"name": SECRET_NAME, "namespace": spec.namespaces.services, "labels": MANAGED_BY},
             type="Opaque",
             data=pulumi.Output.secret(source.data),  # type: ignore[arg-type] # SDK typing of secret()
-            opts=child(
-                self, depends_on=depends_on, retain_on_delete=True, additional_secret_outputs=["data", "stringData"]
-            ),
+            opts=child(self, retain_on_delete=True, additional_secret_outputs=["data", "stringData"]),
         )
 
     # --- a bucket this stack creates ----------------------------------------------------
@@ -122,7 +121,11 @@ class BackupBucket(pulumi.ComponentResource):
 
     def _opts(self, provider: Provider, *, data: bool = False) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(
-            parent=self, provider=provider, protect=data or None, retain_on_delete=data or None
+            parent=self,
+            provider=provider,
+            depends_on=self.waits_for,
+            protect=data or None,
+            retain_on_delete=data or None,
         )
 
     def _bucket(self, spec: SconeSpec, provider: Provider) -> s3.Bucket:
@@ -208,7 +211,6 @@ class BackupBucket(pulumi.ComponentResource):
         bucket_name: pulumi.Output[str],
         key_id: pulumi.Output[str],
         key_secret: pulumi.Output[str],
-        depends_on: list[pulumi.Resource],
     ) -> k8s.core.v1.Secret:
         data: dict[str, pulumi.Input[str]] = {
             "AWS_ACCESS_KEY_ID": pulumi.Output.secret(key_id),
@@ -223,9 +225,7 @@ class BackupBucket(pulumi.ComponentResource):
             metadata={"name": SECRET_NAME, "namespace": spec.namespaces.services, "labels": MANAGED_BY},
             type="Opaque",
             string_data=data,
-            opts=child(
-                self, depends_on=depends_on, retain_on_delete=True, additional_secret_outputs=["data", "stringData"]
-            ),
+            opts=child(self, retain_on_delete=True, additional_secret_outputs=["data", "stringData"]),
         )
 
 

@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components.backup_bucket import SECRET_NAME
 from components.operator import MANAGED_BY
-from components.options import child, metadata
+from components.options import WaitingComponent, child, metadata
 from components.spec import SconeSpec
 
 APP = "scone-cas-db-backupper"
@@ -96,7 +96,7 @@ def backupper_pod_spec(spec: SconeSpec, service_account: pulumi.Input[str]) -> d
     }
 
 
-class CasBackupper(pulumi.ComponentResource):
+class CasBackupper(WaitingComponent):
     """The backupper Deployment, its identity and its metrics Service."""
 
     deployment: k8s.apps.v1.Deployment
@@ -106,26 +106,26 @@ class CasBackupper(pulumi.ComponentResource):
         self,
         name: str,
         spec: SconeSpec,
-        depends_on: Sequence[pulumi.Resource],
+        waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("scone:index:CasBackupper", name, None, opts)
+        super().__init__("scone:index:CasBackupper", name, waits_for, opts)
         namespace = spec.namespaces.services
-        account = self._service_account(namespace, depends_on)
-        role = self._exec_into_cas_role(spec, depends_on)
+        account = self._service_account(namespace)
+        role = self._exec_into_cas_role(spec)
         self._role_binding(namespace, account, role)
-        self.deployment = self._deployment(spec, account, depends_on)
-        self.service = self._metrics_service(namespace, depends_on)
+        self.deployment = self._deployment(spec, account)
+        self.service = self._metrics_service(namespace)
         self.register_outputs({"deployment": APP, "image": spec.backupper_image})
 
-    def _service_account(self, namespace: str, depends_on: Sequence[pulumi.Resource]) -> k8s.core.v1.ServiceAccount:
+    def _service_account(self, namespace: str) -> k8s.core.v1.ServiceAccount:
         return k8s.core.v1.ServiceAccount(
             APP,
             metadata=metadata(APP, namespace, LABELS),
-            opts=child(self, depends_on=depends_on),
+            opts=child(self),
         )
 
-    def _exec_into_cas_role(self, spec: SconeSpec, depends_on: Sequence[pulumi.Resource]) -> k8s.rbac.v1.Role:
+    def _exec_into_cas_role(self, spec: SconeSpec) -> k8s.rbac.v1.Role:
         """Read the CAS pod and exec into it; nothing else, and no other pod."""
         cas_pod = f"{spec.cas.name}-0"
         rules: list[Any] = [
@@ -136,7 +136,7 @@ class CasBackupper(pulumi.ComponentResource):
             APP,
             metadata=metadata(APP, spec.namespaces.services, LABELS),
             rules=rules,
-            opts=child(self, depends_on=depends_on),
+            opts=child(self),
         )
 
     def _role_binding(
@@ -152,9 +152,7 @@ class CasBackupper(pulumi.ComponentResource):
             opts=child(self),
         )
 
-    def _deployment(
-        self, spec: SconeSpec, account: k8s.core.v1.ServiceAccount, depends_on: Sequence[pulumi.Resource]
-    ) -> k8s.apps.v1.Deployment:
+    def _deployment(self, spec: SconeSpec, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.Deployment:
         deployment_spec: Any = {
             "replicas": 1,
             # Never two backuppers at once: they would race on retention.
@@ -166,10 +164,10 @@ class CasBackupper(pulumi.ComponentResource):
             APP,
             metadata=metadata(APP, spec.namespaces.services, LABELS),
             spec=deployment_spec,
-            opts=child(self, depends_on=depends_on),
+            opts=child(self),
         )
 
-    def _metrics_service(self, namespace: str, depends_on: Sequence[pulumi.Resource]) -> k8s.core.v1.Service:
+    def _metrics_service(self, namespace: str) -> k8s.core.v1.Service:
         service_spec: Any = {
             "selector": {"app.kubernetes.io/name": APP},
             "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}],
@@ -178,5 +176,5 @@ class CasBackupper(pulumi.ComponentResource):
             f"{APP}-metrics",
             metadata=metadata(f"{APP}-metrics", namespace, LABELS),
             spec=service_spec,
-            opts=child(self, depends_on=depends_on),
+            opts=child(self),
         )

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.operator import MANAGED_BY
-from components.options import OBJECT_INPUTS, child, frozen
+from components.options import OBJECT_INPUTS, WaitingComponent, child, frozen
 from components.services import INJECT_PULL_SECRET
 from components.spec import SconeSpec
 
@@ -32,13 +32,6 @@ OWNER_MANAGED_PATHS: tuple[str, ...] = (
     "spec.startupProbe",
     "spec.attestedCLIProbes",
 )
-
-
-def go_duration(seconds: int) -> str:
-    """Seconds as a Go duration the operator parses ("4h0m0s", like upstream's 24h0m0s)."""
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes}m{secs}s"
 
 
 def volume(size: str, storage_class: str | None) -> dict[str, Any]:
@@ -61,15 +54,14 @@ def cas_cr_spec(spec: SconeSpec) -> dict[str, Any]:
         "persistence": volume(spec.cas.databaseSize, spec.cas.storageClass),
         "databaseSnapshots": {
             "enabled": True,
-            # Snapshot at least as often as we back up, so each backup can carry a new snapshot.
-            "interval": go_duration(min(spec.backup.interval, 86400)),
+            "interval": spec.cas.snapshotInterval,
             "persistence": volume(spec.cas.snapshotSize, spec.cas.storageClass),
         },
         "backup-controller": {"enabled": False},
     }
 
 
-class Cas(pulumi.ComponentResource):
+class Cas(WaitingComponent):
     """The CAS custom resource; provisioning is the owner's (``components.owner``)."""
 
     cr: k8s.apiextensions.CustomResource
@@ -78,10 +70,10 @@ class Cas(pulumi.ComponentResource):
         self,
         name: str,
         spec: SconeSpec,
-        depends_on: Sequence[pulumi.Resource],
+        waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("scone:index:Cas", name, None, opts)
+        super().__init__("scone:index:Cas", name, waits_for, opts)
         self.cr = k8s.apiextensions.CustomResource(
             spec.cas.name,
             api_version="services.scone.cloud/v1beta1",
@@ -90,7 +82,6 @@ class Cas(pulumi.ComponentResource):
             spec=cas_cr_spec(spec),
             opts=child(
                 self,
-                depends_on=depends_on,
                 protect=True,
                 retain_on_delete=True,
                 ignore_changes=frozen(not spec.manages_services, OBJECT_INPUTS) or OWNER_MANAGED_PATHS,

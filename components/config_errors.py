@@ -91,5 +91,21 @@ def explain(error: ValidationError, model: type[BaseModel], namespace: str, valu
             problems.append(f"{key}: must be {_TYPE_WORDS[kind]}, got {item.get('input')!r}")
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
-            problems.append(f"{key}: {message}")
+            problems.append(_pinpoint(model, namespace, loc, message))
     return problems
+
+
+def _pinpoint(model: type[BaseModel], namespace: str, loc: tuple[Any, ...], message: str) -> str:
+    """Name the exact key: a model-level check whose message starts with one of the model's
+    fields ("interval must be ...") is reported at that field (``scone:backup.interval``), and a
+    message that repeats its own key is not prefixed twice."""
+    path = [str(part) for part in loc if not isinstance(part, int)]
+    dotted = ".".join(path)
+    if dotted and message.startswith(dotted + " "):
+        message = message[len(dotted) + 1 :]
+    else:
+        first, _, rest = message.partition(" ")
+        if first in _allowed_keys(model, tuple(path)) and rest:
+            path.append(first)
+            message = rest
+    return f"{namespace}:{'.'.join(path) or '<root>'}: {message}"

@@ -47,10 +47,9 @@ def read_raw_config(namespace: str) -> RawConfig:
     merged.update(runtime_config.CONFIG.get())
     prefix = f"{namespace}:"
     values = {key[len(prefix) :]: decode_value(value) for key, value in merged.items() if key.startswith(prefix)}
+    env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     secret_keys = {
-        key[len(prefix) :]
-        for key in list(values)
-        if runtime_config.is_config_secret(prefix + key) or prefix + key in runtime_config.get_config_secret_keys_env()
+        key for key in values if runtime_config.is_config_secret(prefix + key) or prefix + key in env_secret_keys
     }
     return RawConfig(
         values=values,

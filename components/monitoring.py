@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.backupper import APP as BACKUPPER
 from components.operator import MANAGED_BY
-from components.options import child
+from components.options import WaitingComponent, child
 from components.spec import SconeSpec
 
 OPERATOR_METRICS_SERVICE = "scone-controller-manager-metrics-service"
@@ -116,17 +116,17 @@ def dashboard(spec: SconeSpec) -> dict[str, Any]:
     }
 
 
-class Monitoring(pulumi.ComponentResource):
+class Monitoring(WaitingComponent):
     """ServiceMonitors, PrometheusRule and the Grafana dashboard ConfigMap."""
 
     def __init__(
         self,
         name: str,
         spec: SconeSpec,
-        depends_on: Sequence[pulumi.Resource],
+        waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("scone:index:Monitoring", name, None, opts)
+        super().__init__("scone:index:Monitoring", name, waits_for, opts)
         namespace = spec.monitoring.namespace or spec.namespaces.operator
         labels = {**MANAGED_BY, **spec.monitoring.selectorLabels}
         self._service_monitor(
@@ -134,7 +134,6 @@ class Monitoring(pulumi.ComponentResource):
             namespace,
             labels,
             target=(spec.namespaces.operator, {"control-plane": "controller-manager"}, "http"),
-            depends_on=depends_on,
         )
         if spec.backup.enabled and spec.has_cas:
             self._service_monitor(
@@ -142,10 +141,9 @@ class Monitoring(pulumi.ComponentResource):
                 namespace,
                 labels,
                 target=(spec.namespaces.services, {"app.kubernetes.io/name": BACKUPPER}, "metrics"),
-                depends_on=depends_on,
             )
-        self._rules(spec, namespace, labels, depends_on)
-        self._dashboard(spec, namespace, depends_on)
+        self._rules(spec, namespace, labels)
+        self._dashboard(spec, namespace)
         self.register_outputs({"namespace": namespace})
 
     def _service_monitor(
@@ -155,7 +153,6 @@ class Monitoring(pulumi.ComponentResource):
         labels: dict[str, str],
         *,
         target: tuple[str, dict[str, str], str],
-        depends_on: Sequence[pulumi.Resource],
     ) -> k8s.apiextensions.CustomResource:
         """A ServiceMonitor for ``target`` = (namespace, service selector, port name)."""
         target_namespace, selector, port = target
@@ -169,24 +166,20 @@ class Monitoring(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector},
                 "endpoints": [{"port": port, "path": "/metrics", "interval": "30s"}],
             },
-            opts=child(self, depends_on=depends_on),
+            opts=child(self),
         )
 
-    def _rules(
-        self, spec: SconeSpec, namespace: str, labels: dict[str, str], depends_on: Sequence[pulumi.Resource]
-    ) -> k8s.apiextensions.CustomResource:
+    def _rules(self, spec: SconeSpec, namespace: str, labels: dict[str, str]) -> k8s.apiextensions.CustomResource:
         return k8s.apiextensions.CustomResource(
             "scone-alerts",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata={"name": "scone-alerts", "namespace": namespace, "labels": labels},
             spec={"groups": [{"name": "scone", "rules": alert_rules(spec)}]},
-            opts=child(self, depends_on=depends_on),
+            opts=child(self),
         )
 
-    def _dashboard(
-        self, spec: SconeSpec, namespace: str, depends_on: Sequence[pulumi.Resource]
-    ) -> k8s.core.v1.ConfigMap:
+    def _dashboard(self, spec: SconeSpec, namespace: str) -> k8s.core.v1.ConfigMap:
         return k8s.core.v1.ConfigMap(
             "scone-dashboard",
             metadata={
@@ -195,5 +188,5 @@ class Monitoring(pulumi.ComponentResource):
                 "labels": {**MANAGED_BY, **spec.monitoring.dashboardLabels},
             },
             data={"scone.json": json.dumps(dashboard(spec), sort_keys=True)},
-            opts=child(self, depends_on=depends_on),
+            opts=child(self),
         )

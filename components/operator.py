@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.guards import CertManagerCheck
-from components.options import RELEASE_INPUTS, child, frozen
+from components.options import RELEASE_INPUTS, WaitingComponent, child, frozen
 from components.spec import SconeSpec
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "scone-stack"}
@@ -37,7 +37,7 @@ def pull_secret(
     )
 
 
-class SconeOperator(pulumi.ComponentResource):
+class SconeOperator(WaitingComponent):
     """The scone-operator and what it needs to start."""
 
     namespace: k8s.core.v1.Namespace
@@ -48,9 +48,10 @@ class SconeOperator(pulumi.ComponentResource):
         name: str,
         spec: SconeSpec,
         registry_auth: pulumi.Output[str] | None,
+        waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("scone:index:SconeOperator", name, None, opts)
+        super().__init__("scone:index:SconeOperator", name, waits_for, opts)
         guards_cas = spec.has_cas
         self.namespace = self._namespace(spec, protect=guards_cas)
         prerequisites: list[pulumi.Resource] = [self.namespace]

@@ -1,6 +1,8 @@
 """Resource-option rules shared by every component, so they are decided once.
 
-- ``child``: every child is parented to its component.
+- ``child``: every child is parented to its component and waits for what the component
+  waits for (``waits_for``). ``depends_on`` on a component does *not* delay its children
+  in Pulumi, so a component that must come after something passes it down this way.
 - ``data_bearing``: what holds CAS data or backups is protected and retained on delete.
   ``retain_on_delete`` is not inherited from a parent in the Python SDK, so it is set on
   each such resource explicitly.
@@ -48,7 +50,7 @@ def child(
     """Options for a component's child."""
     return pulumi.ResourceOptions(
         parent=parent,
-        depends_on=list(depends_on),
+        depends_on=[*getattr(parent, "waits_for", ()), *depends_on],
         protect=protect,
         retain_on_delete=retain_on_delete,
         ignore_changes=list(ignore_changes) or None,
@@ -62,9 +64,25 @@ def frozen(unmanaged: bool, inputs: Sequence[str]) -> list[str]:
     return list(inputs) if unmanaged else []
 
 
-def metadata(name: str, namespace: str | None, labels: Mapping[str, str]) -> dict[str, Any]:
-    """ObjectMeta for an object we create."""
+def metadata(name: str, namespace: str | None, labels: Mapping[str, str]) -> Any:
+    """ObjectMeta for an object we create (typed Any: the SDK wants its TypedDict, not a dict)."""
     meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
     if namespace is not None:
         meta["namespace"] = namespace
     return meta
+
+
+class WaitingComponent(pulumi.ComponentResource):
+    """A component whose children all wait for ``waits_for`` (see ``child``)."""
+
+    waits_for: list[pulumi.Resource]
+
+    def __init__(
+        self,
+        type_: str,
+        name: str,
+        waits_for: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        self.waits_for = list(waits_for)
+        super().__init__(type_, name, None, opts)

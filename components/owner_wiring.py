@@ -1,40 +1,62 @@
 """Where the stack meets the CAS owner's operations (``components.owner``).
 
-Interim: the owner resources are being built in ``components.owner``; until they are
-wired here the stack declares no owner operations (provisioning stays a manual
-``kubectl provision`` step, as in the guide).
+The owner component is built in two phases because of the dependency order (see
+``components.owner.component``): its upgrade gate first, before the operator release, LAS
+and SGX plugin (CAS-first upgrades); provisioning and vault after the CAS CR exists.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
+from components import support_matrix
+from components.owner.component import CasOwner, CasOwnerArgs
 from components.spec import SconeSpec
 from components.spec_loader import StackSecrets
 
 
 @dataclass
 class OwnerParts:
-    """The owner resources a stack holds and the outputs it exports from them."""
+    """The owner component of a stack and the outputs it exports from it."""
 
-    gate: pulumi.Resource | None
-    outputs: dict[str, Any] = field(default_factory=dict)
+    owner: CasOwner
+
+    @property
+    def gate(self) -> pulumi.Resource:
+        """What the operator, LAS and SGX plugin wait for."""
+        return self.owner.upgrade_gate
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """Stack outputs about the owner's operations (no secrets: public keys and digests only)."""
+        return {
+            "casVersion": self.owner.cas_version,
+            "publicKeys": self.owner.public_keys,
+            "preUpgradeBackupPath": self.owner.backup_path,
+            "preUpgradeBackupSha256": self.owner.backup_sha256,
+        }
 
 
-def owner_gate(spec: SconeSpec, secrets: StackSecrets, opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
-    """The resource the operator, LAS and SGX plugin wait for (CAS-first upgrades)."""
-    return None
+def owner_gate(spec: SconeSpec, secrets: StackSecrets, guard: pulumi.Resource) -> OwnerParts:
+    """Phase one: the owner component and its upgrade gate."""
+    args = CasOwnerArgs(
+        settings=spec.provisioning,
+        cas_name=spec.cas.name,
+        namespace=spec.namespaces.services,
+        service_version=spec.serviceVersion,
+        image_repo=spec.images.repository,
+        image_prefix=spec.images.prefix,
+        supported_versions=support_matrix.supported_versions(),
+        management_state=spec.managementState,
+        dcap_key=secrets.dcap_key,
+    )
+    return OwnerParts(CasOwner("cas-owner", args, pulumi.ResourceOptions(depends_on=[guard])))
 
 
-def owner_operations(
-    spec: SconeSpec,
-    secrets: StackSecrets,
-    cas_cr: pulumi.Resource,
-    gate: pulumi.Resource | None,
-    opts: pulumi.ResourceOptions,
-) -> OwnerParts | None:
-    """Provisioning, recovery and vault for the stack's CAS."""
-    return None
+def owner_operations(parts: OwnerParts, cas_cr: pulumi.Resource) -> OwnerParts:
+    """Phase two: provisioning and vault, once the CAS CR is declared."""
+    parts.owner.complete(cas_cr)
+    return parts

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.operator import MANAGED_BY, pull_secret
-from components.options import OBJECT_INPUTS, child, frozen
+from components.options import OBJECT_INPUTS, WaitingComponent, child, frozen
 from components.spec import SconeSpec
 
 INJECT_PULL_SECRET = {"sconeapps/inject-pull-secret": "true"}
@@ -37,7 +37,7 @@ def service_cr_spec(spec: SconeSpec, image_name: str) -> dict[str, Any]:
     }
 
 
-class SconeServices(pulumi.ComponentResource):
+class SconeServices(WaitingComponent):
     """Where the SCONE services run, and the LAS and SGX plugin the operator reconciles."""
 
     namespace: k8s.core.v1.Namespace
@@ -49,10 +49,12 @@ class SconeServices(pulumi.ComponentResource):
         name: str,
         spec: SconeSpec,
         registry_auth: pulumi.Output[str] | None,
+        *,
         operator_ready: Sequence[pulumi.Resource],
+        waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("scone:index:SconeServices", name, None, opts)
+        super().__init__("scone:index:SconeServices", name, waits_for, opts)
         self.namespace = self._namespace(spec)
         if registry_auth is not None:
             pull_secret(self, spec.images.pullSecretName, spec.namespaces.services, registry_auth, [self.namespace])

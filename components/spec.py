@@ -9,6 +9,7 @@ that names the stack file and key (see ``config_errors``), never a silently igno
 
 from __future__ import annotations
 
+import re
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -154,7 +155,7 @@ class BackupSpec(StrictModel):
             raise ValueError(f"minKeep must be at least 1 (got {self.minKeep}) so the newest backup survives")
         if self.retention * 86400 < 2 * self.interval:
             raise ValueError(
-                f"retention ({self.retention} days) keeps less than two intervals ({self.interval} s);"
+                f"retention is {self.retention} day(s), less than two backup intervals ({self.interval} s):"
                 " raise retention or lower interval"
             )
         return self
@@ -267,6 +268,11 @@ class CasSettings(StrictModel):
         default=None,
         description="StorageClass of both volumes. Empty means the cluster default.",
     )
+    snapshotInterval: str = Field(  # noqa: N815
+        default="1h0m0s",
+        description="How often CAS writes a database snapshot (a Go duration; it only writes when the database"
+        " changed). Keep it at or below backup.interval so each backup can carry a new snapshot.",
+    )
     serviceType: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(  # noqa: N815
         default="ClusterIP",
         description="Service type of CAS. Owners provision through a port-forward, so ClusterIP suffices.",
@@ -277,6 +283,14 @@ class CasSettings(StrictModel):
         description="The explicit step to let a stack forget its CAS: with skipCas true (and the CAS"
         " unprotected with `pulumi state unprotect`), the CAS leaves the stack but keeps running.",
     )
+
+    @model_validator(mode="after")
+    def _snapshot_interval_is_a_duration(self) -> CasSettings:
+        if not re.fullmatch(r"(\d+h)?(\d+m)?(\d+s)?", self.snapshotInterval) or not self.snapshotInterval:
+            raise ValueError(
+                f"snapshotInterval '{self.snapshotInterval}' must be a Go duration such as 1h0m0s, 30m or 24h"
+            )
+        return self
 
     @model_validator(mode="after")
     def _name_fits_the_plugin(self) -> CasSettings:
@@ -354,7 +368,7 @@ class SconeSpec(StrictModel):
             try:
                 fits = release.supports_kubernetes(self.kubernetesVersion)
             except ValueError as error:
-                raise ValueError(f"kubernetesVersion: {error}") from None
+                raise ValueError(f"kubernetesVersion {error}") from None
             if not fits:
                 raise ValueError(
                     f"kubernetesVersion {self.kubernetesVersion} is outside what SCONE {self.serviceVersion}"

@@ -51,29 +51,24 @@ class SconeStack:
 def build_stack(spec: SconeSpec, secrets: StackSecrets) -> SconeStack:
     """Declare every resource of the stack."""
     guard = StackGuard("stack-guard", stack_guard_props(spec, pulumi.get_stack(), pulumi.get_project()))
-    after_guard = pulumi.ResourceOptions(depends_on=[guard])
-    gate = owner_gate(spec, secrets, after_guard) if spec.has_cas else None
-    before_services = [guard, *([gate] if gate is not None else [])]
-    operator = SconeOperator(
-        "scone-operator", spec, secrets.registry_auth, opts=pulumi.ResourceOptions(depends_on=before_services)
-    )
+    owner = owner_gate(spec, secrets, guard) if spec.has_cas else None
+    first = [guard, *([owner.gate] if owner is not None else [])]
+    operator = SconeOperator("scone-operator", spec, secrets.registry_auth, waits_for=first)
     services = SconeServices(
-        "scone-services", spec, secrets.registry_auth, operator_ready=[operator.release, *before_services]
+        "scone-services", spec, secrets.registry_auth, operator_ready=[operator.release], waits_for=first
     )
-    cas = owner = None
-    if spec.has_cas:
-        cas = Cas("cas", spec, depends_on=[operator.release, services.namespace], opts=after_guard)
-        owner = owner_operations(spec, secrets, cas.cr, gate, after_guard)
+    cas = None
+    if spec.has_cas and owner is not None:
+        cas = Cas("cas", spec, waits_for=[guard, operator.release, services.namespace])
+        owner_operations(owner, cas.cr)
     bucket = backupper = None
     if spec.backup.enabled and (spec.has_cas or spec.backup.s3Creds is not None):
-        bucket = BackupBucket(
-            "backup-bucket", spec, store_credentials(secrets), depends_on=[services.namespace], opts=after_guard
-        )
+        bucket = BackupBucket("backup-bucket", spec, store_credentials(secrets), waits_for=[guard, services.namespace])
         if cas is not None:
-            backupper = CasBackupper("cas-backupper", spec, depends_on=[bucket.secret, cas.cr], opts=after_guard)
+            backupper = CasBackupper("cas-backupper", spec, waits_for=[guard, bucket.secret, cas.cr])
     monitoring = None
     if spec.monitoring.enabled:
-        monitoring = Monitoring("monitoring", spec, depends_on=[operator.release], opts=after_guard)
+        monitoring = Monitoring("monitoring", spec, waits_for=[guard, operator.release])
     return SconeStack(spec, guard, operator, services, cas, owner, bucket, backupper, monitoring)
 
 
