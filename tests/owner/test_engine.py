@@ -36,7 +36,7 @@ from components.owner.config import OwnerSettings
 cfg = pulumi.Config()
 owner = CasOwner("owner", CasOwnerArgs(
     settings=OwnerSettings.model_validate(cfg.require_object("provisioning")),
-    cas_name="cas", namespace="%s", service_version=cfg.require("serviceVersion"),
+    cas_name="cas", namespace="__NAMESPACE__", service_version=cfg.require("serviceVersion"),
     image_repo="registry.example/scone", image_prefix="osc-",
     supported_versions=["5.8.0", "5.8.1", "5.9.0"], dcap_key=cfg.require_secret("dcapKey")))
 owner.complete(None)
@@ -45,8 +45,7 @@ pulumi.export("casVersion", owner.cas_version)
 pulumi.export("backupPath", owner.backup_path)
 pulumi.export("backupSha256", owner.backup_sha256)
 """
-    % NAMESPACE
-)
+).replace("__NAMESPACE__", NAMESPACE)
 
 
 class Project:
