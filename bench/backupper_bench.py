@@ -206,6 +206,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes-mib", default="100,1024")
     parser.add_argument("--skip-aws", action="store_true")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="BACKUP_UPLOAD_CONCURRENCY for the backupper"
+    )
+    parser.add_argument(
+        "--part-size-mib", type=int, default=None, help="BACKUP_PART_SIZE_MIB for the backupper"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes_mib.split(",")]
     aws = None if args.skip_aws else ensure_awscli()
@@ -230,6 +236,10 @@ def main() -> None:
             SNAPSHOT_SOURCE_COMMAND="tar cf - -C {snapshot_dir} .",
             METRICS_PORT="0",
         )
+        if args.concurrency:
+            backupper_env["BACKUP_UPLOAD_CONCURRENCY"] = str(args.concurrency)
+        if args.part_size_mib:
+            backupper_env["BACKUP_PART_SIZE_MIB"] = str(args.part_size_mib)
         aws_env = dict(
             env,
             AWS_ACCESS_KEY_ID=FAKE_SECRET,

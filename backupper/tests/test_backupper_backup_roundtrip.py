@@ -187,3 +187,32 @@ def test_secrets_never_appear_in_output_even_on_failure(harness: Harness) -> Non
     for output in (ok.stdout, ok.stderr, failed.stdout, failed.stderr):
         assert ACCESS_KEY not in output and SECRET_KEY not in output
     assert all(isinstance(r, dict) for r in log_lines(failed.stderr))
+
+
+def test_restore_shows_progress_when_stderr_is_a_terminal(harness: Harness, tmp_path: Path) -> None:
+    import pty
+    import subprocess
+
+    harness.write_snapshot(os.urandom(6 * 1024 * 1024), b"ks")
+    assert harness.run("run").returncode == 0
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        harness.command("restore", "--set", "latest", "--target", str(tmp_path / "tty")),
+        env=harness.base_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.wait() == 0
+    assert b"restore " in seen and b"100.0%" in seen and b"MiB/s" in seen

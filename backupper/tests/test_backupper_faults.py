@@ -8,6 +8,7 @@ without a manifest is listed, and no multipart upload is left behind once a run 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -242,3 +243,20 @@ def test_real_store_process_killed_mid_upload_fails_cleanly_and_recovers_after_r
     finally:
         front.stop()
         store.stop()
+
+
+def test_sigterm_mid_upload_aborts_the_upload_and_commits_nothing(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    faulty.write_snapshot(os.urandom(SIZE), b"ks")
+    proxy.set_rules([{"method": "PUT", "query": "partNumber=2", "action": "hold"}])
+    run = faulty.popen("run", env={"S3_READ_TIMEOUT_SECONDS": "2"})
+    wait_until(lambda: any(e["action"] == "hold" for e in proxy.events()), "upload in flight")
+
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=300)
+
+    assert run.returncode == 130, stderr
+    assert faulty.manifests() == []
+    assert faulty.uploads() == [], "the interrupted run aborts its multipart upload"
+    assert any(r["msg"] == "aborted multipart upload" for r in log_lines(stderr))
