@@ -40,7 +40,11 @@ class CasState:
 
     @property
     def version(self) -> str:
-        """The version CAS runs: the tag of ``spec.image`` (the plugin's upgrade sets it last)."""
+        """The version CAS runs: the tag of ``spec.image`` (the plugin's upgrade sets it last).
+
+        Not ``status.version``: the guide itself shows a CAS provisioned with VERSION=5.8.0 that
+        reports ``5.7.0-645-gf7463d920-nikolaus`` there, so it cannot gate anything.
+        """
         return image_tag(self.image)
 
 
