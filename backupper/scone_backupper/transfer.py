@@ -134,7 +134,7 @@ class Uploader:
         self.retrier.call(f"upload of {key}", put)
         if self.on_bytes:
             self.on_bytes(size)
-        self._verify_stored(key, size, md5_etag=md5.hex(), sha_b64=_b64(sha), parts=None)
+        self._verify_stored(key, size, md5_etag=md5.hex(), sha_b64=_b64(sha), whole_sha=sha.hex())
         return StoredObject(key=key, size=size, sha256=sha.hex())
 
     def _upload_multipart(
@@ -179,7 +179,9 @@ class Uploader:
             + f"-{len(parts)}"
         )
         composite = _b64(hashlib.sha256(b"".join(p.sha256 for p in parts)).digest())
-        self._verify_stored(key, size, md5_etag=md5_etag, sha_b64=composite, parts=len(parts))
+        self._verify_stored(
+            key, size, md5_etag=md5_etag, sha_b64=composite, whole_sha=whole.hexdigest()
+        )
         return StoredObject(key=key, size=size, sha256=whole.hexdigest())
 
     @staticmethod
@@ -260,9 +262,9 @@ class Uploader:
             )
 
     def _verify_stored(
-        self, key: str, size: int, md5_etag: str, sha_b64: str, parts: int | None
+        self, key: str, size: int, *, md5_etag: str, sha_b64: str, whole_sha: str
     ) -> None:
-        """The stored object must have our size and our ETag or SHA-256; otherwise it is refused."""
+        """The stored object must have our size and our ETag or SHA-256 (else: read it back)."""
         head = self.retrier.call(
             f"check of {key}",
             lambda: self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"),
@@ -285,10 +287,17 @@ class Uploader:
                 raise VerificationError(f"{key}: stored ETag differs from what was sent")
             checked = True
         if not checked:
-            raise VerificationError(
-                f"{key}: the store returned neither an MD5 ETag nor a SHA-256 checksum, so the "
-                "upload cannot be verified; use a store that supports S3 checksums"
-            )
+            # e.g. SSE-KMS ETags or a store without checksums: verify by reading the bytes back.
+            self._verify_by_reading_back(key, size, whole_sha)
+
+    def _verify_by_reading_back(self, key: str, size: int, whole_sha: str) -> None:
+        digest = hashlib.sha256()
+        downloader = Downloader(self.client, self.bucket, self.retrier, self.part_size, 1)
+        for chunk in downloader.stream(key, size):
+            digest.update(chunk)
+        if digest.hexdigest() != whole_sha:
+            raise VerificationError(f"{key}: bytes read back differ from what was sent")
+        log_event(log, logging.INFO, "upload verified by reading it back", key=key)
 
 
 class Downloader:

@@ -10,6 +10,7 @@ substring, fires `times` times (default 1) and does one of:
   drop    - read half the request body, then close the connection without an answer
   corrupt - flip one byte of the request body before forwarding (bytes damaged in transit)
   hold    - read half the request body, log a "held" event, then hang until killed
+  opaque  - forward, but answer with a non-MD5 ETag and no checksum headers (like SSE-KMS)
 """
 
 from __future__ import annotations
@@ -121,14 +122,28 @@ class Proxy(BaseHTTPRequestHandler):
             data = response.read()
         finally:
             upstream.close()
+        if action == "opaque":
+            _event(action=action, method=method, path=parts.path)
         if action == "delay":
             _event(action=action, method=method, path=parts.path, seconds=rule["seconds"])
             time.sleep(float(rule["seconds"]))
+        self._answer(response, data, action, method)
+
+    def _answer(
+        self, response: http.client.HTTPResponse, data: bytes, action: str, method: str
+    ) -> None:
+        """Send the upstream answer on, rewritten for the `opaque` action."""
         try:
             self.send_response(response.status, response.reason)
             for name, value in response.getheaders():
-                if name.lower() not in ("connection", "transfer-encoding", "content-length"):
-                    self.send_header(name, value)
+                lowered = name.lower()
+                if lowered in ("connection", "transfer-encoding", "content-length"):
+                    continue
+                if action == "opaque" and (lowered == "etag" or "checksum" in lowered):
+                    if lowered == "etag":
+                        self.send_header(name, '"opaque-etag-without-md5"')
+                    continue
+                self.send_header(name, value)
             # A HEAD answer carries the object's length, not that of its (empty) body.
             head_length = response.getheader("Content-Length") if method == "HEAD" else None
             self.send_header("Content-Length", head_length or str(len(data)))

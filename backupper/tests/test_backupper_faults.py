@@ -260,3 +260,20 @@ def test_sigterm_mid_upload_aborts_the_upload_and_commits_nothing(
     assert faulty.manifests() == []
     assert faulty.uploads() == [], "the interrupted run aborts its multipart upload"
     assert any(r["msg"] == "aborted multipart upload" for r in log_lines(stderr))
+
+
+def test_store_without_md5_etags_or_checksums_is_verified_by_reading_back(
+    faulty: Harness, proxy: FaultProxy
+) -> None:
+    db = os.urandom(SIZE)
+    faulty.write_snapshot(db, b"ks")
+    proxy.set_rules([{"method": "HEAD", "action": "opaque", "times": 100}])
+
+    result = faulty.run("run")
+
+    assert result.returncode == 0, result.stderr
+    read_back = [
+        r for r in log_lines(result.stderr) if r["msg"] == "upload verified by reading it back"
+    ]
+    assert len(read_back) == 2  # cas.db and cas.key-store
+    assert_store_consistent(faulty)
