@@ -9,6 +9,7 @@ that names the stack file and key (see ``config_errors``), never a silently igno
 
 from __future__ import annotations
 
+import json
 import re
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -417,7 +418,7 @@ def spec_fields_table() -> list[tuple[str, str, str, str]]:
             key = f"{prefix}{field.alias or name}"
             annotation = field.annotation
             nested = _nested_model(annotation)
-            if nested is not None and key != "provisioning.recovery":
+            if nested is not None:
                 walk(nested, key + ".")
                 continue
             default = (
@@ -445,7 +446,7 @@ def _type_name(annotation: Any) -> str:
     if origin is Annotated:
         return _type_name(args[0])
     if origin is Literal:
-        return " | ".join(str(arg) for arg in args)
+        return " or ".join(str(arg) for arg in args)
     if origin in (Union, UnionType):
         return _type_name(args[0]) if len(args) == 1 else " or ".join(_type_name(a) for a in args)
     if origin is dict:
@@ -462,6 +463,6 @@ def _show_default(value: Any) -> str:
         return "(see keys)"
     if isinstance(value, bool):
         return str(value).lower()
-    if value == {}:
-        return "{}"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
     return str(value)
