@@ -70,7 +70,9 @@ def main() -> int:
     stacks = sorted(p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
     base_s, base_mib, _ = median_run(BASELINE, args.runs)
     print(f"baseline 'sdk-imports' (median of {args.runs} fresh processes): {base_s:.2f} s, peak {base_mib:.0f} MiB")
-    header = f"{'stack':<9} {'resources':>9} {'wall s':>8} {'baseline s':>10} {'ratio':>6} {'peak MiB':>9} {'base MiB':>9} {'ratio':>6}"
+    columns = [("stack", "<9"), ("resources", ">9"), ("wall s", ">8"), ("baseline s", ">10"), ("ratio", ">6")]
+    columns += [("peak MiB", ">9"), ("base MiB", ">9"), ("ratio", ">6")]
+    header = " ".join(f"{title:{align}}" for title, align in columns)
     print(header)
     rows = []
     for stack in stacks:
