@@ -97,12 +97,17 @@ def start_metrics_server(metrics: Metrics, address: str, port: int) -> Threading
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.split("?")[0] not in ("/metrics", "/"):
+            path = self.path.split("?")[0]
+            if path == "/healthz":  # liveness: the process and its HTTP thread answer
+                body, content_type = b"ok\n", "text/plain; charset=utf-8"
+            elif path in ("/metrics", "/"):
+                body = metrics.render().encode()
+                content_type = "text/plain; version=0.0.4; charset=utf-8"
+            else:
                 self.send_error(404)
                 return
-            body = metrics.render().encode()
             self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -102,6 +102,8 @@ def test_loop_serves_metrics_runs_on_schedule_and_stops_cleanly_on_sigterm(
         )
         assert _value(text, 'scone_backupper_runs_total{result="uploaded"}') == 1
         assert _value(text, "scone_backupper_last_success_timestamp_seconds") > 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            assert resp.read() == b"ok\n"
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
