@@ -15,7 +15,8 @@ sparse file in a temporary directory (no disk used for the source); restored cop
 right after each measurement, and the bucket is emptied between tools so moto holds at most one
 large object at a time.
 
-Usage: .venv/bin/python bench/backupper_bench.py [--sizes-mib 100,1024] [--skip-aws]
+Usage: .venv/bin/python bench/backupper_bench.py [--sizes-mib 100,1024] [--repeat 3] [--skip-aws]
+       [--concurrency N] [--part-size-mib N]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -162,6 +164,26 @@ def bench_awscli(
     return results
 
 
+def median_per_operation(rounds: list[Measurement]) -> list[Measurement]:
+    """One Measurement per (tool, operation): median time and throughput, highest peak RSS."""
+    grouped: dict[tuple[str, str, int], list[Measurement]] = {}
+    for m in rounds:
+        grouped.setdefault((m.tool, m.operation, m.size_mib), []).append(m)
+    merged = []
+    for (tool, operation, size_mib), items in grouped.items():
+        merged.append(
+            Measurement(
+                tool,
+                operation,
+                size_mib,
+                statistics.median(m.seconds for m in items),
+                statistics.median(m.mib_per_s for m in items),
+                max(m.peak_rss_mib for m in items),
+            )
+        )
+    return merged
+
+
 def report(results: list[Measurement], sizes: list[int]) -> dict[str, Any]:
     """Print the table and the ratios; return them for the JSON file."""
     print()
@@ -206,12 +228,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes-mib", default="100,1024")
     parser.add_argument("--skip-aws", action="store_true")
-    parser.add_argument(
-        "--concurrency", type=int, default=None, help="BACKUP_UPLOAD_CONCURRENCY for the backupper"
-    )
-    parser.add_argument(
-        "--part-size-mib", type=int, default=None, help="BACKUP_PART_SIZE_MIB for the backupper"
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="alternating rounds per size; the median is reported")
+    parser.add_argument("--concurrency", type=int, default=None, help="BACKUP_UPLOAD_CONCURRENCY for the backupper")
+    parser.add_argument("--part-size-mib", type=int, default=None, help="BACKUP_PART_SIZE_MIB for the backupper")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes_mib.split(",")]
     aws = None if args.skip_aws else ensure_awscli()
@@ -249,11 +268,16 @@ def main() -> None:
         for size_mib in sizes:
             snap = work / f"snap-{size_mib}"
             make_snapshot(snap, size_mib * MIB)
-            results += bench_backupper(work, snap, size_mib, backupper_env)
-            empty_bucket(client)  # moto keeps objects in RAM: one large object at a time
-            if aws is not None:
-                results += bench_awscli(aws, work, snap, size_mib, url=url, env=aws_env)
-                empty_bucket(client)
+            # Alternate the tools round by round so that load from other processes on the
+            # machine hits both alike; the median of the rounds is reported.
+            rounds: list[Measurement] = []
+            for _ in range(args.repeat):
+                rounds += bench_backupper(work, snap, size_mib, backupper_env)
+                empty_bucket(client)  # moto keeps objects in RAM: one large object at a time
+                if aws is not None:
+                    rounds += bench_awscli(aws, work, snap, size_mib, url=url, env=aws_env)
+                    empty_bucket(client)
+            results += median_per_operation(rounds)
             shutil.rmtree(snap)
     finally:
         moto.terminate()
