@@ -137,9 +137,11 @@ def run_once(
         )
         outcome = RunOutcome(result="skipped", set_id=newest.set_id, size=size)
     else:
-        set_id = new_set_id(now())
+        started = now()
+        set_id = new_set_id(started)
         while set_id in listing.objects:  # never write into an existing prefix
-            set_id = new_set_id(now() + dt.timedelta(microseconds=1))
+            started += dt.timedelta(microseconds=1)
+            set_id = new_set_id(started)
         manifest = _upload_set(
             settings,
             ctx,

@@ -127,3 +127,21 @@ def test_skipped_run_still_applies_retention_but_keeps_the_newest(harness: Harne
     assert skipped.result == "skipped" and skipped.set_id == second.set_id
     assert [s["set_id"] for s in harness.listed()] == [second.set_id]
     assert first.set_id != second.set_id
+
+
+def test_a_new_set_never_reuses_an_existing_prefix(harness: Harness) -> None:
+    settings = _settings(harness)
+    taken = new_set_id(NOW)
+    harness.admin.put_object(Bucket=harness.bucket, Key=f"cas-db/cas/{taken}/cas.db", Body=b"x")
+    harness.write_snapshot(b"db", b"ks")
+
+    outcome = run_once(settings, threading.Event(), now=lambda: NOW)
+
+    assert outcome.result == "uploaded"
+    assert outcome.set_id != taken
+    assert (
+        harness.admin.get_object(Bucket=harness.bucket, Key=f"cas-db/cas/{taken}/cas.db")[
+            "Body"
+        ].read()
+        == b"x"
+    )
