@@ -20,7 +20,14 @@ from typing import Any
 
 from . import __version__
 from .backup import open_store, run_once
-from .errors import EXIT_INTERNAL, EXIT_OK, BackupperError, InterruptedRun, RetentionError
+from .errors import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    BackupperError,
+    ConfigError,
+    InterruptedRun,
+    RetentionError,
+)
 from .jsonlog import log_event, redact, setup_logging
 from .memory import pin_mmap_threshold
 from .metrics import Metrics, start_metrics_server
@@ -134,7 +141,14 @@ def cmd_loop(settings: BackupperSettings, stop: threading.Event) -> int:
     """`loop`: run now, then every interval; after a failure retry sooner, with backoff."""
     metrics = Metrics()
     if settings.metrics_port:
-        server = start_metrics_server(metrics, settings.metrics_address, settings.metrics_port)
+        try:
+            server = start_metrics_server(metrics, settings.metrics_address, settings.metrics_port)
+        except OSError as exc:
+            raise ConfigError(
+                f"--metrics-port / METRICS_PORT {settings.metrics_port} on "
+                f"{settings.metrics_address}: cannot listen ({exc.strerror or exc}); choose a "
+                "free port or 0 to disable the endpoint"
+            ) from None
         log_event(
             log,
             logging.INFO,

@@ -141,3 +141,17 @@ def test_loop_retries_a_failed_run_sooner_than_the_interval(harness: Harness) ->
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
     assert proc.returncode == 0
+
+
+def test_metrics_port_in_use_is_a_config_error_naming_the_setting(harness: Harness) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = harness.run(
+            "loop", env={"METRICS_PORT": str(port), "METRICS_ADDRESS": "127.0.0.1"}
+        )
+    assert result.returncode == 2
+    assert "METRICS_PORT" in result.stderr and "Traceback" not in result.stderr
