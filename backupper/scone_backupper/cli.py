@@ -27,6 +27,7 @@ from .errors import (
     ConfigError,
     InterruptedRun,
     RetentionError,
+    VerificationError,
 )
 from .jsonlog import log_event, redact, setup_logging
 from .memory import pin_mmap_threshold
@@ -223,14 +224,24 @@ def _downloader(settings: BackupperSettings, ctx: Any) -> Downloader:
 def cmd_verify(settings: BackupperSettings, stop: threading.Event, args: argparse.Namespace) -> int:
     """`verify`: download set(s) and check every checksum."""
     ctx = open_store(settings, stop)
+    damaged: dict[str, str] = {}
     if args.set == "all":
-        manifests = ctx.store.list_sets(settings.cas_name).complete
+        listing = ctx.store.list_sets(settings.cas_name)
+        manifests, damaged = listing.complete, listing.damaged
     else:
         manifests = [ctx.store.find_set(settings.cas_name, args.set)]
     for manifest in manifests:
         size = verify_set(_downloader(settings, ctx), manifest, ctx.credentials)
         log_event(log, logging.INFO, "set verified", set_id=manifest.set_id, size=size)
         print(f"{manifest.set_id} OK ({size} bytes)")
+    for set_id, reason in sorted(damaged.items()):
+        print(f"{set_id} DAMAGED: {reason}")
+    if damaged:
+        # Complete sets are fine, but a set that once committed is now broken: say so loudly.
+        raise VerificationError(
+            f"{len(damaged)} damaged set(s): {', '.join(sorted(damaged))} "
+            "(their manifest exists but objects are missing or have the wrong size)"
+        )
     return EXIT_OK
 
 

@@ -216,3 +216,19 @@ def test_restore_shows_progress_when_stderr_is_a_terminal(harness: Harness, tmp_
     os.close(leader)
     assert proc.wait() == 0
     assert b"restore " in seen and b"100.0%" in seen and b"MiB/s" in seen
+
+
+def test_verify_all_reports_a_set_whose_object_vanished(harness: Harness) -> None:
+    harness.write_snapshot(os.urandom(2000), b"one")
+    assert harness.run("run").returncode == 0
+    harness.write_snapshot(os.urandom(2000), b"two")
+    assert harness.run("run").returncode == 0
+    oldest = harness.listed()[-1]["set_id"]
+    harness.admin.delete_object(Bucket=harness.bucket, Key=f"cas-db/cas/{oldest}/cas.key-store")
+
+    result = harness.run("verify", "--set", "all")
+
+    assert result.returncode == 7
+    assert f"{oldest} DAMAGED: object cas-db/cas/{oldest}/cas.key-store is missing" in result.stdout
+    assert result.stdout.count(" OK ") == 1
+    assert [s["set_id"] for s in harness.listed()] != [oldest]
