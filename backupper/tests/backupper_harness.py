@@ -36,7 +36,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(condition: Any, what: str, attempts: int = 600, pause: float = 0.05) -> Any:
+def wait_until(condition: Any, what: str, attempts: int = 2400, pause: float = 0.05) -> Any:
     """Bounded poll: call `condition` until it returns something truthy."""
     for _ in range(attempts):
         value = condition()

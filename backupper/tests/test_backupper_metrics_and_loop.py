@@ -98,7 +98,6 @@ def test_loop_serves_metrics_runs_on_schedule_and_stops_cleanly_on_sigterm(
                 and t
             ),
             "two skipped runs after the first upload",
-            attempts=600,
         )
         assert _value(text, 'scone_backupper_runs_total{result="uploaded"}') == 1
         assert _value(text, "scone_backupper_last_success_timestamp_seconds") > 0
@@ -133,10 +132,9 @@ def test_loop_retries_a_failed_run_sooner_than_the_interval(harness: Harness) ->
                 and _value(t, 'scone_backupper_failures_total{kind="snapshot_incomplete"}') >= 1
             ),
             "a failed run",
-            attempts=600,
         )
         (harness.snapshot_dir / "cas.key-store").write_bytes(b"ks")  # CAS completes it
-        wait_until(lambda: len(harness.manifests()) == 1, "the retried run's set", attempts=600)
+        wait_until(lambda: len(harness.manifests()) == 1, "the retried run's set")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
