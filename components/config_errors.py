@@ -35,13 +35,14 @@ def _allowed_keys(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
         )
         if field is None:
             return []
-        current = _model_of(field.annotation)
+        current = nested_model(field.annotation)
     if current is None:
         return []
     return [field.alias or name for name, field in current.model_fields.items()]
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field annotation holds (directly or inside Optional), if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()) or ():

@@ -9,10 +9,8 @@ that names the stack file and key (see ``config_errors``), never a silently igno
 
 from __future__ import annotations
 
-import json
 import re
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -407,62 +405,3 @@ class SconeSpec(StrictModel):
     def operator_image(self) -> str:
         """The operator image: upstream names it k8soperators, without the prefix (reference §3.5)."""
         return f"{self.images.repository}/k8soperators:{self.serviceVersion}"
-
-
-def spec_fields_table() -> list[tuple[str, str, str, str]]:
-    """(key, type, default, description) for every leaf config key, for the README table."""
-    rows: list[tuple[str, str, str, str]] = []
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, field in model.model_fields.items():
-            key = f"{prefix}{field.alias or name}"
-            annotation = field.annotation
-            nested = _nested_model(annotation)
-            if nested is not None:
-                walk(nested, key + ".")
-                continue
-            default = (
-                "(required)" if field.is_required() else _show_default(field.get_default(call_default_factory=True))
-            )
-            rows.append((key, _type_name(annotation), default, field.description or ""))
-
-    walk(SconeSpec, "")
-    return rows
-
-
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-    return None
-
-
-def _type_name(annotation: Any) -> str:
-    """A reader's name for a field type: string, integer, boolean, map, or the allowed values."""
-    origin = get_origin(annotation)
-    args = [arg for arg in get_args(annotation) if arg is not type(None)]
-    if origin is Annotated:
-        return _type_name(args[0])
-    if origin is Literal:
-        return " or ".join(str(arg) for arg in args)
-    if origin in (Union, UnionType):
-        return _type_name(args[0]) if len(args) == 1 else " or ".join(_type_name(a) for a in args)
-    if origin is dict:
-        return "map of string"
-    return {str: "string", int: "integer", bool: "boolean"}.get(
-        annotation, getattr(annotation, "__name__", str(annotation))
-    )
-
-
-def _show_default(value: Any) -> str:
-    if value is None:
-        return "(empty)"
-    if isinstance(value, BaseModel):
-        return "(see keys)"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
