@@ -9,6 +9,7 @@ only processes this module started are ever signalled.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -65,6 +68,16 @@ class Child:
         self._log.close()
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM us when the parent dies, so a
+    killed test run (or Ctrl-C'd script) never leaves a control plane behind."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not glibc Linux: Child.stop() still stops everything on a normal exit
+
+
 def start_child(name: str, argv: list[str], log_dir: Path,
                 env: dict[str, str] | None = None, cwd: Path | None = None) -> Child:
     """Start argv in its own session with stdout+stderr to log_dir/<name>.log."""
@@ -73,7 +86,7 @@ def start_child(name: str, argv: list[str], log_dir: Path,
     log = open(log_path, "ab")  # noqa: SIM115 - closed by Child.stop
     proc = subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, cwd=cwd, start_new_session=True,
+        env=env, cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
     )
     return Child(name=name, proc=proc, log_path=log_path, _log=log)
 

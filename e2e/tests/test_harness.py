@@ -143,7 +143,7 @@ def test_cas_eviction_is_refused_by_pdb_and_a_deleted_pod_returns_in_its_zone(cl
 
     # The node stays cordoned by the drain attempt; the admin deletes the pod explicitly.
     assert cluster.kubectl_json("get", "node", old_node)["spec"].get("unschedulable") is True
-    cluster.kubectl("delete", "pod", "cas-0", "-n", NS, "--wait=true")
+    cluster.kubectl("delete", "pod", "cas-0", "-n", NS, "--wait=false")
 
     def rescheduled() -> bool:
         p = cluster.kubectl_json("get", "pod", "cas-0", "-n", NS)
@@ -157,7 +157,7 @@ def test_cas_eviction_is_refused_by_pdb_and_a_deleted_pod_returns_in_its_zone(cl
 
 
 def test_deleting_cas_removes_its_workload_but_keeps_its_volumes(cluster: LocalCluster) -> None:
-    cluster.kubectl("delete", "cas", "cas", "-n", NS, "--wait=true")
+    cluster.kubectl("delete", "cas", "cas", "-n", NS, "--wait=false")
     _wait(cluster, "StatefulSet garbage-collected",
           lambda: cluster.kubectl("get", "sts", "cas", "-n", NS, check=False).returncode != 0)
     assert cluster.kubectl_json("get", "pvc", "database-cas-0", "-n", NS)["status"]["phase"] == "Bound"

@@ -2,7 +2,9 @@
 secrets in state, protection on destroy, skipCas refusal.
 
 Tests in this module run in order against one cluster and one `local` stack, as an
-operator would: each step starts from what the previous one left.
+operator would: each step starts from what the previous one left. The cluster already
+holds the operator chart's CRDs (adopted by the release on install), as after an
+earlier install; the bare-cluster first install is test_program_first_install.py.
 """
 
 from __future__ import annotations
@@ -15,17 +17,21 @@ from typing import Any
 
 import pytest
 
+from e2e.harness.charts import preinstall_crds_for_release
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import S3_SECRET_NAME, S3_SECRET_NAMESPACE, LocalSconeStack
 from e2e.harness.processes import wait_until
 from e2e.harness.pulumi_env import PulumiRun, PulumiWorkspace
 from e2e.harness.tools import Tools
 
+OPERATOR_NAMESPACE = "osc-sec-us-scone-operator"  # the spec's default (namespaces.operator)
+
 
 @pytest.fixture(scope="module")
 def local(e2e_tools: Tools, cluster: LocalCluster,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSconeStack]:
     work = tmp_path_factory.mktemp("local-stack")
+    preinstall_crds_for_release(cluster.kubectl_apply, "scone-operator", OPERATOR_NAMESPACE)
     stack = LocalSconeStack(e2e_tools, cluster, work)
     # Every kubectl-provision the program runs is recorded here (the fake's call log).
     stack.call_log = work / "provision-calls.jsonl"  # type: ignore[attr-defined]
@@ -63,7 +69,7 @@ def _preview_steps(ws: PulumiWorkspace) -> list[dict[str, Any]]:
     return list(doc.get("steps") or [])
 
 
-def test_up_from_nothing_creates_operator_services_and_cas(local: LocalSconeStack, cluster: LocalCluster) -> None:
+def test_up_creates_operator_services_cas_and_backupper(local: LocalSconeStack, cluster: LocalCluster) -> None:
     ws = _ws(local)
     up = _ok(ws.run("up", "--yes", "--skip-preview"), cluster)
     out = ws.outputs()
@@ -107,7 +113,7 @@ def test_program_cas_moves_within_its_zone_and_its_pdb_refuses_eviction(local: L
     drain = cluster.kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=5s",
                             check=False)
     assert drain.returncode != 0 and "disruption budget" in drain.stderr
-    cluster.kubectl("delete", "pod", f"{cas}-0", "-n", ns, "--wait=true")
+    cluster.kubectl("delete", "pod", f"{cas}-0", "-n", ns, "--wait=false")
 
     def back() -> bool:
         p = cluster.kubectl_json("get", "pod", f"{cas}-0", "-n", ns)
