@@ -18,6 +18,8 @@ from typing import Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from components.provider_errors import UserFacingError, user_facing_errors
+
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing the runtime
 
 
@@ -74,6 +76,7 @@ def stack_guard_failures(olds: dict[str, Any], news: dict[str, Any]) -> list[tup
     return failures
 
 
+@user_facing_errors
 class StackGuardProvider(ResourceProvider):
     """Refuses, in ``check``, stack changes that would delete or orphan CAS."""
 
@@ -117,6 +120,7 @@ def missing_cert_manager_crds(kubectl: str = "kubectl", timeout: float = 60.0) -
     return missing
 
 
+@user_facing_errors
 class CertManagerCheckProvider(ResourceProvider):
     """Fails the update with a clear message when cert-manager is missing.
 
@@ -129,13 +133,13 @@ class CertManagerCheckProvider(ResourceProvider):
 
     def _verify(self) -> None:
         if shutil.which("kubectl") is None:
-            raise RuntimeError(
+            raise UserFacingError(
                 "kubectl is not on PATH: it is needed to detect cert-manager (scone:certManager.mode detect);"
                 " install kubectl or set scone:certManager.mode to skip"
             )
         missing = missing_cert_manager_crds()
         if missing:
-            raise RuntimeError(
+            raise UserFacingError(
                 f"cert-manager is not installed in the cluster (missing CRDs: {', '.join(missing)}). The"
                 " scone-operator chart needs it for its webhook certificate. Install cert-manager first, or set"
                 " `pulumi config set --path certManager.mode install` to let this stack install it."

@@ -20,6 +20,10 @@ VAULT_RESOURCE = "vaults.services.scone.cloud"
 READ_TIMEOUT_SECONDS = 120
 
 
+#: What kubectl says when a resource kind (a CRD) is not installed.
+NO_SUCH_KIND = "the server doesn't have a resource type"
+
+
 class ClusterError(RuntimeError):
     """kubectl could not answer; the message carries its (cleaned) stderr."""
 
@@ -70,6 +74,10 @@ class Cluster:
         except FileNotFoundError as exc:
             raise ClusterError(f"'{self.kubectl}' is not on PATH: install kubectl") from exc
         if proc.returncode != 0:
+            if NO_SUCH_KIND in proc.stderr:
+                # The CRD is not installed yet (on a first install the operator chart brings it),
+                # so no object of that kind can exist.
+                return None
             raise ClusterError(f"`{' '.join(args)}` failed: {clean(proc.stderr, ()).strip()}")
         if not proc.stdout.strip():
             return None

@@ -36,6 +36,7 @@ from pulumi.runtime.rpc import UNKNOWN
 from components.owner.backup import BackupError, check_snapshot_dir, digest_dir, keep_backup, snapshot_source
 from components.owner.cluster import Cluster, ClusterError
 from components.owner.plugin import PluginEnv, PluginError, PluginResult, PluginRunner, RunPolicy, preflight
+from components.provider_errors import UserFacingError, user_facing_errors
 
 SECRET_INPUTS = ("dcapKey",)
 _KEY_LINE = re.compile(r'^export (CAS_KEY|CAS_SOFTWARE_KEY|CAS_SESSION_ENCRYPTION_KEY|CAS_CERT)="(.*)"\s*$', re.M)
@@ -47,7 +48,7 @@ _KEY_NAMES = {
 }
 
 
-class OwnerOperationError(RuntimeError):
+class OwnerOperationError(UserFacingError):
     """A refused or failed owner operation; the text is what the user sees in ``pulumi up``."""
 
 
@@ -294,6 +295,7 @@ def _check_common(news: dict[str, Any]) -> list[CheckFailure]:
     return failures
 
 
+@user_facing_errors
 class CasUpgradeProvider(ResourceProvider):
     """CAS-first upgrade: runs before the operator, LAS and SGX plugin change version."""
 
@@ -335,6 +337,7 @@ class CasUpgradeProvider(ResourceProvider):
 
 
 # -- the gate --------------------------------------------------------------------------------------
+@user_facing_errors
 class CasVersionGateProvider(ResourceProvider):
     """Holds the operator, LAS and SGX plugin back until CAS runs the stack's serviceVersion.
 
@@ -414,6 +417,7 @@ def provision(p: OwnerProps) -> dict[str, Any]:
     }
 
 
+@user_facing_errors
 class CasProvisioningProvider(ResourceProvider):
     """Takes CAS ownership with ``kubectl provision cas``; adopts a CAS that is already provisioned."""
 
@@ -464,6 +468,7 @@ def recovery_refusal(p: OwnerProps, snapshot: Path, cas_exists: bool, pvc_exists
     )
 
 
+@user_facing_errors
 class CasRecoveryProvider(ResourceProvider):
     """One-shot ``--cas-database-recovery``: a new CAS from a snapshot, never over an existing one."""
 
@@ -526,6 +531,7 @@ class CasRecoveryProvider(ResourceProvider):
 
 
 # -- vault -----------------------------------------------------------------------------------------
+@user_facing_errors
 class VaultProvisioningProvider(ResourceProvider):
     """``kubectl provision vault`` guarded by an existence check (upstream fails on a second run)."""
 

@@ -68,6 +68,7 @@ def test_provider_module_import_has_no_side_effects() -> None:
         "components.owner.cluster",
         "components.owner.plugin",
         "components.owner.providers",
+        "components.provider_errors",
     ]
 
 
