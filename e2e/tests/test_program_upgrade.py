@@ -1,0 +1,158 @@
+"""A `serviceVersion` bump with the owner operations on: CAS is provisioned by the
+fake kubectl-provision, then 5.8.0-rc.19 -> 5.8.0 backs CAS up, upgrades it, and only
+then upgrades the operator release, LAS and the SGX plugin.
+
+Why e2e: the ordering is the engine's (dependencies, dynamic providers in their own
+process), and the fake plugin acts on the real API server through real kubectl, while
+the simulated operator rolls the CAS StatefulSet and reports the new version.
+5.8.0-rc.19 supports Kubernetes up to 1.25 and the harness runs 1.26.13, so this test
+sets the support matrix's test-only override (SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.harness.charts import package_chart
+from e2e.harness.cluster import LocalCluster
+from e2e.harness.local_stack import LocalSconeStack
+from e2e.harness.processes import wait_until
+from e2e.harness.pulumi_env import PulumiWorkspace
+from e2e.harness.tools import REPO_ROOT, Tools
+
+FAKES_BIN = REPO_ROOT / "tests" / "fakes" / "bin"
+OLD, NEW = "5.8.0-rc.19", "5.8.0"
+
+
+def _stub_missing_tools(d: Path) -> None:
+    """kubectl-provision's preflight wants these on PATH; the fake plugin never runs
+    them. A stub stands in only where the machine lacks the real tool."""
+    d.mkdir(parents=True, exist_ok=True)
+    for tool in ("jq", "docker", "cosign", "gpg"):
+        if shutil.which(tool) is None:
+            stub = d / tool
+            stub.write_text("#!/bin/sh\necho \"$0 stub (e2e): not used by the fake kubectl-provision\"\n")
+            stub.chmod(0o755)
+
+
+@pytest.fixture(scope="module")
+def owner_stack(e2e_tools: Tools, cluster: LocalCluster,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSconeStack]:
+    work = tmp_path_factory.mktemp("upgrade")
+    charts = work / "charts"
+    for version in (OLD, NEW):
+        package_chart(version, charts)
+    (work / "owner").mkdir()
+    stubs = work / "stubs"
+    _stub_missing_tools(stubs)
+    overrides: dict[str, Any] = {
+        "scone:serviceVersion": OLD,
+        "scone:operatorChart": {"location": str(charts / "scone-operator-{version}.tgz")},
+        "scone:provisioning": {"enabled": True, "targetDir": str(work / "owner"),
+                               "backupDir": str(work / "backups")},
+    }
+    stack = LocalSconeStack(e2e_tools, cluster, work, overrides=overrides)
+    stack.call_log = work / "calls.jsonl"  # type: ignore[attr-defined]
+    old_env = os.environ.get("SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS")
+    os.environ["SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS"] = "1.26"
+    try:
+        ws = stack.create()
+        ws.extra_env.update({
+            "PATH": f"{FAKES_BIN}{os.pathsep}{stubs}{os.pathsep}{ws.env()['PATH']}",
+            "FAKE_SCONE_CALL_LOG": str(stack.call_log),  # type: ignore[attr-defined]
+            "FAKE_SCONE_STATE_DIR": os.environ["FAKE_SCONE_STATE_DIR"],
+        })
+        yield stack
+    finally:
+        if old_env is None:
+            os.environ.pop("SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS", None)
+        else:
+            os.environ["SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS"] = old_env
+
+
+def _ws(stack: LocalSconeStack) -> PulumiWorkspace:
+    assert stack.ws is not None
+    return stack.ws
+
+
+def _argvs(stack: LocalSconeStack) -> list[list[str]]:
+    path: Path = stack.call_log  # type: ignore[attr-defined]
+    if not path.exists():
+        return []
+    return [json.loads(line)["argv"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def _cas_status(cluster: LocalCluster, ns: str) -> dict[str, Any]:
+    status: dict[str, Any] = cluster.kubectl_json("get", "cas", "cas", "-n", ns).get("status") or {}
+    return status
+
+
+def test_install_at_the_old_version_provisions_cas_through_kubectl_provision(
+    owner_stack: LocalSconeStack, cluster: LocalCluster,
+) -> None:
+    ws = _ws(owner_stack)
+    up = ws.run("up", "--yes", "--skip-preview")
+    assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
+    ns = ws.outputs()["namespaces"]["services"]
+    assert any("--local-backup" not in a and a[:2] == ["cas", "cas"] for a in _argvs(owner_stack)), _argvs(owner_stack)
+    wait_until("CAS provisioned and HEALTHY", lambda: _cas_status(cluster, ns).get("phase") == "HEALTHY",
+               cluster.children, attempts=300)
+    status = _cas_status(cluster, ns)
+    assert status["provisioned"] == "Yes" and status["version"] == OLD
+    for f in ws.state_files():
+        assert owner_stack.dcap_key not in f.read_text(errors="replace"), f
+
+
+def test_version_bump_backs_up_and_upgrades_cas_before_operator_las_and_sgx_plugin(
+    owner_stack: LocalSconeStack, cluster: LocalCluster,
+) -> None:
+    ws = _ws(owner_stack)
+    owner_stack.reconfigure({**owner_stack.overrides, "scone:serviceVersion": NEW})
+    before = len(_argvs(owner_stack))
+    # `up --json` streams the engine's events, one JSON object per line, in order.
+    up = ws.run("up", "--yes", "--skip-preview", "--json")
+    assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
+
+    calls = _argvs(owner_stack)[before:]
+    backup = next(i for i, a in enumerate(calls) if "--local-backup" in a)
+    upgrade = next(i for i, a in enumerate(calls) if "--upgrade" in a)
+    assert backup < upgrade, calls
+    assert calls[upgrade][calls[upgrade].index("--upgrade") + 1] == NEW
+
+    # Engine events: when did each CR/release update start and finish?
+    order: list[tuple[str, str, str]] = []
+    for line in up.stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        ev = json.loads(line)
+        for kind in ("resourcePreEvent", "resOutputsEvent"):
+            if kind in ev:
+                meta = ev[kind]["metadata"]
+                if meta.get("op") in ("update", "replace", "create-replacement"):
+                    order.append((kind, meta["type"], meta["urn"]))
+
+    def first(kind: str, type_suffix: str) -> int:
+        return next(i for i, (k, t, _) in enumerate(order) if k == kind and t.endswith(type_suffix))
+
+    release_start = first("resourcePreEvent", "helm.sh/v3:Release")
+    las_start = first("resourcePreEvent", "base.scone.cloud/v1beta1:LAS")
+    sgx_start = first("resourcePreEvent", "base.scone.cloud/v1beta1:SGXPlugin")
+    ns = ws.outputs()["namespaces"]["services"]
+    # CAS already runs the new version when the operator and the services start moving.
+    assert _cas_status(cluster, ns)["version"] == NEW
+    cas_cr = cluster.kubectl_json("get", "cas", "cas", "-n", ns)
+    assert cas_cr["spec"]["image"].endswith(f":{NEW}")
+    upgrade_done = first("resOutputsEvent", "scone:CasUpgrade")
+    gate_done = first("resOutputsEvent", "scone:CasVersionGate")
+    assert upgrade_done < gate_done < min(release_start, las_start, sgx_start), order
+    out = ws.outputs()
+    assert out["deployedVersion"] == NEW
+    las = cluster.kubectl_json("get", "las", "-o", "json")["items"][0]
+    assert las["spec"]["image"].endswith(f":{NEW}")
