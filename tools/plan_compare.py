@@ -86,14 +86,29 @@ def _segment(key: str) -> str:
     return f".{key}" if plain else f"[{json.dumps(key)}]"
 
 
+#: Keys that name the items of a list (containers, env vars, ports, volumes, alerts): a path
+#: like ``env[name=BACKUP_INTERVAL_SECONDS]`` says what changed and survives insertions.
+LIST_ITEM_KEYS = ("name", "alert")
+
+
+def _list_key(items: list[Any]) -> str | None:
+    for key in LIST_ITEM_KEYS:
+        names = [item.get(key) for item in items if isinstance(item, Mapping)]
+        if len(names) == len(items) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names):
+            return key
+    return None
+
+
 def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """(path, leaf) pairs of a JSON value; empty containers are leaves."""
     if isinstance(value, Mapping) and value:
         for key in sorted(value):
             yield from flatten(value[key], f"{prefix}{_segment(str(key))}")
     elif isinstance(value, list) and value:
+        key = _list_key(value)
         for index, item in enumerate(value):
-            yield from flatten(item, f"{prefix}[{index}]")
+            label = f"{key}={item[key]}" if key else str(index)
+            yield from flatten(item, f"{prefix}[{label}]")
     else:
         yield (prefix.lstrip(".") or "(value)"), value
 
@@ -139,6 +154,17 @@ def _resource_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> tuple
     return tuple(changes)
 
 
+MOVE_FIELDS = (("(name)", "name"), ("(parent)", "parent"))
+
+
+def _type_and_name(entry: Mapping[str, Any]) -> tuple[str, str]:
+    return entry["type"], entry["name"]
+
+
+def _type_and_parent(entry: Mapping[str, Any]) -> tuple[str, str]:
+    return entry["type"], entry.get("parent") or ""
+
+
 def _by_urn(plan: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
     return {entry["urn"]: entry for entry in (plan or {}).get("resources", [])}
 
@@ -146,26 +172,37 @@ def _by_urn(plan: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
 def compare(stack: str, base: Mapping[str, Any] | None, head: Mapping[str, Any] | None) -> StackDiff:
     """Compare the plans of ``stack``; ``None`` stands for "no such stack on that side"."""
     diff = StackDiff(stack=stack, base=base, head=head)
+    if head is None or head.get("error"):
+        # No stack file: that destroys nothing. An invalid one: `pulumi up` stops before any
+        # change. Either way listing every resource as removed would be wrong.
+        return diff
     old, new = _by_urn(base), _by_urn(head)
     removed = {urn: old[urn] for urn in sorted(set(old) - set(new))}
     added = {urn: new[urn] for urn in sorted(set(new) - set(old))}
-    # Same type and name under another parent: a move, which Pulumi performs as a replacement.
-    for urn, entry in list(added.items()):
-        key = (entry["type"], entry["name"])
-        twins = [old_urn for old_urn, gone in removed.items() if (gone["type"], gone["name"]) == key]
-        if len(twins) == 1:
+    # Same type and name under another parent (a move), or the only resource of its type under
+    # the same parent renamed: Pulumi creates the new one and deletes the old, i.e. replaces it.
+    for reason, key_of in (
+        ("moved to another parent: a new URN; without an alias the old one is deleted", _type_and_name),
+        ("renamed: a new resource is created and the old one deleted", _type_and_parent),
+    ):
+        for urn, entry in list(added.items()):
+            twins = [old_urn for old_urn, gone in removed.items() if key_of(gone) == key_of(entry)]
+            if len(twins) != 1 or sum(key_of(other) == key_of(entry) for other in added.values()) != 1:
+                continue
             gone = removed.pop(twins[0])
             added.pop(urn)
+            moved = [
+                FieldChange(label, gone.get(key), entry.get(key))
+                for label, key in MOVE_FIELDS
+                if gone.get(key) != entry.get(key)
+            ]
             diff.replaced.append(
                 ResourceChange(
                     urn=urn,
                     type=entry["type"],
                     name=entry["name"],
-                    fields=(
-                        FieldChange("(parent)", gone.get("parent"), entry.get("parent")),
-                        *_resource_changes(gone, entry),
-                    ),
-                    replace_reason="moved to another parent: a new URN; without an alias the old one is deleted",
+                    fields=(*moved, *_resource_changes(gone, entry)),
+                    replace_reason=reason,
                     base_urn=twins[0],
                 )
             )
@@ -176,9 +213,9 @@ def compare(stack: str, base: Mapping[str, Any] | None, head: Mapping[str, Any] 
         if not changes:
             continue
         entry = new[urn]
-        reason = replace_reason(entry["type"], changes)
-        change = ResourceChange(urn, entry["type"], entry["name"], changes, reason)
-        (diff.replaced if reason else diff.changed).append(change)
+        forced = replace_reason(entry["type"], changes)
+        change = ResourceChange(urn, entry["type"], entry["name"], changes, forced)
+        (diff.replaced if forced else diff.changed).append(change)
     diff.replaced.sort(key=lambda change: change.urn)
     diff.settings = field_changes((base or {}).get("spec", {}), (head or {}).get("spec", {}))
     diff.outputs = field_changes((base or {}).get("outputs", {}), (head or {}).get("outputs", {}))

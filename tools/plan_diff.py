@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -33,16 +34,28 @@ COMMENT_LIMIT = 60_000
 VALUE_LIMIT = 100
 
 
-def _cell(value: Any) -> str:
-    text = value if value == ABSENT else json.dumps(value, sort_keys=True, ensure_ascii=False)
+def _text(value: Any) -> str:
+    return str(value) if value == ABSENT else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _cell(text: str, start: int) -> str:
+    """``text`` cut to VALUE_LIMIT characters from ``start`` (where it begins to differ)."""
     if len(text) > VALUE_LIMIT:
-        text = f"{text[:VALUE_LIMIT]}… ({len(text)} chars)"
+        shown = text[start : start + VALUE_LIMIT]
+        text = ("…" if start else "") + shown + ("…" if start + VALUE_LIMIT < len(text) else "")
     return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
+
+
+def _cells(change: FieldChange) -> str:
+    old, new = _text(change.base), _text(change.head)
+    common = len(os.path.commonprefix([old, new]))  # noqa: RUF071 - character-wise on purpose
+    start = max(0, common - 30) if max(len(old), len(new)) > VALUE_LIMIT else 0
+    return f"{_cell(old, min(start, len(old)))} | {_cell(new, min(start, len(new)))}"
 
 
 def _field_table(fields: Sequence[FieldChange]) -> list[str]:
     lines = ["", "  | Field | Base | Head |", "  |---|---|---|"]
-    lines += [f"  | `{change.path}` | {_cell(change.base)} | {_cell(change.head)} |" for change in fields]
+    lines += [f"  | `{change.path}` | {_cells(change)} |" for change in fields]
     return [*lines, ""]
 
 
@@ -104,7 +117,7 @@ def render_markdown(diffs: Sequence[StackDiff], found: Sequence[Finding], base_l
         head += [f"- :warning: **{item.stack}** — {item.message}" for item in found]
     else:
         head.append("None: no change to CAS, the backup bucket, their protection, backups, managementState or skipCas.")
-    head += ["", "### Summary", "", "| Stack | Status | Added | Removed | Replaced | Changed |", "|---|" * 6]
+    head += ["", "### Summary", "", "| Stack | Status | Added | Removed | Replaced | Changed |", "|" + "---|" * 6]
     head += [
         f"| `{d.stack}` | {_stack_status(d)} | {len(d.added)} | {len(d.removed)} | {len(d.replaced)}"
         f" | {len(d.changed)} |"

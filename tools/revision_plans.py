@@ -84,7 +84,7 @@ def plan_revisions(
     """(stacks compared, base plans, head plans) of two revisions of ``repo``."""
     base_tree = export_revision(repo, base, work / "base-tree")
     head_tree = export_revision(repo, head, work / "head-tree")
-    chosen = stacks or sorted(set(stacks_in(base_tree)) | set(stacks_in(head_tree)))
+    chosen = sorted(set(stacks)) if stacks else sorted(set(stacks_in(base_tree)) | set(stacks_in(head_tree)))
     unknown = [s for s in chosen if s not in stacks_in(base_tree) and s not in stacks_in(head_tree)]
     if unknown:
         raise RevisionError(
