@@ -26,6 +26,8 @@ from components.spec import SconeSpec
 APP = "scone-cas-db-backupper"
 CREDENTIALS_DIR = "/var/run/secrets/scone-backupper/s3"
 METRICS_PORT = 9102
+#: The non-root user the backupper image runs as (backupper/Dockerfile).
+BACKUPPER_UID = 10001
 LABELS = {"app.kubernetes.io/name": APP, **MANAGED_BY}
 
 
@@ -49,8 +51,8 @@ def restricted_security_context() -> dict[str, Any]:
     """The container security context of the Kubernetes "restricted" profile."""
     return {
         "runAsNonRoot": True,
-        "runAsUser": 65532,
-        "runAsGroup": 65532,
+        "runAsUser": BACKUPPER_UID,
+        "runAsGroup": BACKUPPER_UID,
         "readOnlyRootFilesystem": True,
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
@@ -66,7 +68,7 @@ def backupper_pod_spec(spec: SconeSpec, service_account: pulumi.Input[str]) -> d
         "nodeSelector": dict(spec.serviceNodeSelector),
         "securityContext": {
             "runAsNonRoot": True,
-            "fsGroup": 65532,
+            "fsGroup": BACKUPPER_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "imagePullSecrets": [{"name": spec.images.pullSecretName}],
@@ -82,7 +84,8 @@ def backupper_pod_spec(spec: SconeSpec, service_account: pulumi.Input[str]) -> d
                     "requests": {"cpu": "50m", "memory": "64Mi"},
                     "limits": {"cpu": "1", "memory": "256Mi"},
                 },
-                "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 30},
+                "livenessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 30},
+                "readinessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 30},
                 "volumeMounts": [
                     {"name": "s3-credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True},
                     {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir
