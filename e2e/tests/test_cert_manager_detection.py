@@ -40,7 +40,9 @@ def test_missing_cert_manager_fails_with_what_to_do_then_passes_once_installed(
     with pytest.raises(UserFacingError) as refused:
         CertManagerCheckProvider().create({"version": "5.8.0"})
     message = str(refused.value)
-    assert message.startswith("cert-manager is not installed in the cluster (missing CRDs: certificates.cert-manager.io,")
+    assert message.startswith(
+        "cert-manager is not installed in the cluster (missing CRDs: certificates.cert-manager.io,"
+    )
     assert "pulumi config set --path certManager.mode install" in message
 
     cluster.kubectl_apply([crd(name) for name in CERT_MANAGER_CRDS])
