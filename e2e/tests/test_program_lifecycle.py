@@ -162,11 +162,22 @@ def test_destroy_is_refused_while_cas_is_protected_and_data_survives(local: Loca
     assert cluster.kubectl("get", "cas", cas_name, "-n", ns_svc, check=False).returncode == 0
     assert cluster.kubectl_json("get", "pvc", f"database-{cas_name}-0", "-n", ns_svc)["status"]["phase"] == "Bound"
     assert cluster.kubectl("get", "secret", S3_SECRET_NAME, "-n", S3_SECRET_NAMESPACE, check=False).returncode == 0
+    bucket_secret = out["backup"]["secretName"]
+    assert cluster.kubectl("get", "secret", bucket_secret, "-n", ns_svc, check=False).returncode == 0
+
+
+@pytest.mark.xfail(reason="found by e2e: a refused destroy still deletes the backupper, LAS and SGX plugin "
+                          "(and forgets the retained bucket Secret) before the protected CAS stops it; "
+                          "reported to the lead", strict=False)
+def test_a_refused_destroy_leaves_the_rest_of_the_stack_in_place(local: LocalSconeStack) -> None:
+    after = _ws(local).run("preview", "--expect-no-changes", "--diff")
+    assert after.returncode == 0, after.output[-3000:]
 
 
 def test_skip_cas_on_a_stack_with_cas_fails_with_the_explicit_steps(local: LocalSconeStack,
                                                                     cluster: LocalCluster) -> None:
     ws = _ws(local)
+    _ok(ws.run("up", "--yes", "--skip-preview"), cluster)  # whatever the refused destroy removed comes back
     local.reconfigure({"scone:backup": {"interval": 7200}, "scone:skipCas": True})
     up = ws.run("up", "--yes", "--skip-preview")
     assert up.returncode != 0
