@@ -1,0 +1,1 @@
+"""The SCONE policy pack (``__main__.py``) and its rules (``scone_policy``)."""

@@ -1,0 +1,1 @@
+"""SCONE stack policies: the rules every stack of this project must keep (see policy/README.md)."""
