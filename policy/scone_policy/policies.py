@@ -1,8 +1,8 @@
 """The policies of the SCONE stack, each a small validate function with a clear message.
 
-The production flag and the image registry come from ``stack_facts`` (policy config, then
-stack config, then defaults); a ``production: true`` property on the stack guard resource
-counts as well, should the program ever record it there.
+The production flag and the image registry come from ``stack_facts`` (the pack's policy
+config, written per stack by ``tools.policy_config``); a ``production: true`` property on
+the stack guard resource counts as well, should the program ever record it there.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ REGISTRY_SCHEMA = PolicyConfigSchema(
         "registry": {
             "type": "string",
             "description": "Registry path every image must come from: the stack's images.repository"
-            f" (default: stack config scone:images.repository, else {DEFAULT_REGISTRY}).",
+            f" (default {DEFAULT_REGISTRY}).",
         }
     }
 )
@@ -208,7 +208,7 @@ PRODUCTION_SCHEMA = PolicyConfigSchema(
     properties={
         "production": {
             "type": "boolean",
-            "description": "The stack's production flag (default: stack config scone:production, else false).",
+            "description": "The stack's production flag, scone:production (default false).",
         }
     }
 )

@@ -7,7 +7,7 @@ a whole stack's recorded resources can be fed through the pack without a CLI.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -79,15 +79,6 @@ def collector(found: list[str]) -> ReportViolation:
         found.append(message)
 
     return report
-
-
-def lookup(values: Mapping[str, str]) -> Callable[[str], str | None]:
-    """A stack-config lookup over ``values`` (stands in for the Pulumi runtime config)."""
-
-    def get(key: str) -> str | None:
-        return values.get(key)
-
-    return get
 
 
 def resource_violations(policy_name: str, args: ResourceValidationArgs) -> list[str]:

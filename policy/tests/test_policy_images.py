@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from policy.scone_policy import stack_facts
-from policy.tests.policy_harness import lookup, resource_args, resource_violations
+from policy.tests.policy_harness import resource_args, resource_violations
 
 POLICY = "images-from-configured-registry"
 GUIDE = stack_facts.DEFAULT_REGISTRY
@@ -58,8 +58,7 @@ def test_a_registry_prefix_must_end_at_a_path_boundary() -> None:
     assert resource_violations(POLICY, args)
 
 
-def test_without_policy_config_the_stack_config_names_the_registry() -> None:
-    stack_config = {"scone:images": '{"repository": "registry.example.com/team"}'}
-    assert stack_facts.registry({}, lookup(stack_config)) == "registry.example.com/team"
-    assert stack_facts.registry({"registry": "other.example/x"}, lookup(stack_config)) == "other.example/x"
-    assert stack_facts.registry({}, lookup({})) == GUIDE
+def test_without_policy_config_the_guides_registry_applies() -> None:
+    assert stack_facts.registry({}) == GUIDE
+    assert stack_facts.registry({"registry": "/"}) == GUIDE
+    assert stack_facts.registry({"registry": "other.example/x/"}) == "other.example/x"

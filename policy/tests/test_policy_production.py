@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from policy.scone_policy import stack_facts
-from policy.tests.policy_harness import lookup, policy_resource, stack_violations
+from policy.tests.policy_harness import policy_resource, stack_violations
 
 CAS = policy_resource("kubernetes:services.scone.cloud/v1beta1:CAS", {"metadata": {"name": "cas"}}, "cas")
 BACKUPPER = policy_resource(
@@ -53,7 +53,7 @@ def test_production_needs_the_alerts() -> None:
     assert stack_violations("production-monitoring-enabled", [CAS], {"production": False}) == []
 
 
-def test_the_stack_config_marks_production_when_the_policy_config_is_silent() -> None:
-    assert stack_facts.production({}, lookup({"scone:production": "true"})) is True
-    assert stack_facts.production({"production": False}, lookup({"scone:production": "true"})) is False
-    assert stack_facts.production({}, lookup({})) is False
+def test_only_a_boolean_true_marks_production() -> None:
+    assert stack_facts.production({"production": True}) is True
+    assert stack_facts.production({"production": "true"}) is False
+    assert stack_facts.production({}) is False
