@@ -74,7 +74,6 @@ class StackDiff:
     replaced: list[ResourceChange] = field(default_factory=list)
     changed: list[ResourceChange] = field(default_factory=list)
     settings: list[FieldChange] = field(default_factory=list)
-    outputs: list[FieldChange] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -218,5 +217,4 @@ def compare(stack: str, base: Mapping[str, Any] | None, head: Mapping[str, Any] 
         (diff.replaced if forced else diff.changed).append(change)
     diff.replaced.sort(key=lambda change: change.urn)
     diff.settings = field_changes((base or {}).get("spec", {}), (head or {}).get("spec", {}))
-    diff.outputs = field_changes((base or {}).get("outputs", {}), (head or {}).get("outputs", {}))
     return diff
