@@ -140,7 +140,9 @@ class LocalCluster:
             "--use-service-account-credentials=false", "--controllers=*,-nodeipam",
             "--node-monitor-grace-period=60s", "--concurrent-statefulset-syncs=2",
         ], logs)
-        sched = start_child("kube-scheduler", [str(self.tools.kube_scheduler), *common], logs)
+        # A pod that lost a cache race parks as unschedulable for 5 min by default; 10 s here.
+        sched = start_child("kube-scheduler", [str(self.tools.kube_scheduler), *common,
+                                               "--pod-max-in-unschedulable-pods-duration=10s"], logs)
         kwok = start_child("kwok", [
             str(self.tools.kwok), f"--kubeconfig={self.kubeconfig}",
             f"--config={self.tools.bin_dir / 'kwok-stages.yaml'}",

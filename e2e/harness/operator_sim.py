@@ -17,8 +17,8 @@ PDB), so this simulation writes exactly those, from the documented fields
   state/phase, provisioned (read from the CAS database stand-in that the fake
   kubectl-provision writes, as the real operator reads the CAS `provisioned`
   policy), attestable, snapshotStatus, migrationNodeRatio k/N with N = schedulable
-  SGX nodes (Disabled when the backup controller is off; registration completes one
-  reconcile after it is enabled, showing EnablingMigration in between), version.
+  SGX nodes (Disabled when the backup controller is off; registration completes
+  REGISTRATION_SECONDS after it is enabled, showing EnablingMigration in between), version.
   Image changes roll the StatefulSet. Deleting the CR lets garbage collection
   remove the StatefulSet/Service/PDB; PVCs stay (StatefulSet semantics).
 """
@@ -26,12 +26,14 @@ PDB), so this simulation writes exactly those, from the documented fields
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from e2e.harness.kube_api import JsonObj, KubeApi, KubeApiError
 
 OPERATOR_DEPLOYMENT = "scone-controller-manager"
+REGISTRATION_SECONDS = 2.0
 SGX_LABEL = "sgx.intel.com/capable"
 BASE = "/apis/base.scone.cloud/v1beta1"
 SERVICES = "/apis/services.scone.cloud/v1beta1"
@@ -54,7 +56,7 @@ class OperatorSim:
     def __init__(self, api: KubeApi, cas_db_dir: Path) -> None:
         self.api = api
         self.cas_db_dir = cas_db_dir
-        self._registered: dict[str, int] = {}  # CAS uid -> nodes whose backup is registered
+        self._enabling_since: dict[str, float] = {}  # CAS uid -> when its backup controller started
 
     # ---- environment --------------------------------------------------------------------
     def operator_running(self) -> bool:
@@ -158,13 +160,13 @@ class OperatorSim:
         desired = len([n for n in self._sgx_nodes() if not n.get("spec", {}).get("unschedulable")])
         uid = meta["uid"]
         if bc.get("enabled") and provisioned and ready:
-            registered = self._registered.get(uid)
-            # Registration takes one loop of the backup controller.
-            self._registered[uid] = desired if registered is not None else 0
-            migratable = self._registered[uid]
+            since = self._enabling_since.setdefault(uid, time.monotonic())
+            # Registering every node's backup takes the backup controller a loop; here
+            # REGISTRATION_SECONDS, long enough to be observed as EnablingMigration.
+            migratable = desired if time.monotonic() - since >= REGISTRATION_SECONDS else 0
             ratio = f"{migratable}/{desired}"
         else:
-            self._registered.pop(uid, None)
+            self._enabling_since.pop(uid, None)
             migratable = 0
             ratio = "Disabled" if not bc.get("enabled") else "Initializing"
 
@@ -232,6 +234,11 @@ class OperatorSim:
         path = f"/apis/apps/v1/namespaces/{ns}/statefulsets/{name}"
         sts = self.api.get_or_none(path)
         if sts is None:
+            # The claims exist before the pod does, as the StatefulSet controller would make
+            # them, but early enough that the scheduler's cache has them when the pod comes
+            # (otherwise a cache race can park the pod as unschedulable for minutes).
+            for c in claims:
+                self._ensure_claim(ns, f"{c['metadata']['name']}-{name}-0", c)
             return self.api.create(f"/apis/apps/v1/namespaces/{ns}/statefulsets", {
                 "apiVersion": "apps/v1", "kind": "StatefulSet",
                 "metadata": {"name": name, "namespace": ns, "labels": labels,
@@ -246,6 +253,19 @@ class OperatorSim:
                 or (current.get("nodeSelector") or {}) != template["spec"]["nodeSelector"]):
             return self.api.merge_patch(path, {"spec": {"template": template}})
         return sts
+
+    def _ensure_claim(self, ns: str, claim_name: str, template: JsonObj) -> None:
+        if self.api.get_or_none(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/{claim_name}") is not None:
+            return
+        try:
+            self.api.create(f"/api/v1/namespaces/{ns}/persistentvolumeclaims", {
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": claim_name, "namespace": ns, "labels": template["metadata"]["labels"]},
+                "spec": template["spec"],
+            })
+        except KubeApiError as err:
+            if err.status != 409:
+                raise
 
     def _ensure_service(self, cr: JsonObj) -> None:
         meta, spec = cr["metadata"], cr.get("spec") or {}

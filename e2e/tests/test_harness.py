@@ -33,7 +33,7 @@ def _cas(cluster: LocalCluster) -> dict[str, Any]:
 
 def _wait(cluster: LocalCluster, what: str, check: Any) -> None:
     try:
-        wait_until(what, check, cluster.children, attempts=300, interval=0.2)
+        wait_until(what, check, cluster.children, attempts=600, interval=0.2)
     except TimeoutError:
         raise AssertionError(f"{what} never happened\n{cluster.dump_logs(10)}") from None
 
@@ -122,9 +122,10 @@ def test_provisioned_cas_with_backup_controller_passes_enabling_migration_to_hea
     def healthy() -> bool:
         st = _cas(cluster).get("status", {})
         seen.add(st.get("phase", ""))
-        return bool(st.get("phase") == "HEALTHY")
+        return bool(st.get("phase") == "HEALTHY" and st.get("migrationNodeRatio") == "4/4")
 
-    _wait(cluster, "CAS HEALTHY", healthy)
+    _wait(cluster, "CAS HEALTHY with every node registered", healthy)
+    assert "EnablingMigration" in seen, seen
     st = _cas(cluster)["status"]
     assert st["provisioned"] == "Yes" and st["migrationNodeRatio"] == "4/4" and st["migrationNodeAlert"] == 0
     assert "HEALTHY" in cluster.kubectl("get", "cas", "cas", "-n", NS).stdout

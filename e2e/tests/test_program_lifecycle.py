@@ -86,7 +86,7 @@ def test_up_creates_operator_services_cas_and_backupper(local: LocalSconeStack, 
         status = cluster.kubectl_json("get", "cas", cas_name, "-n", ns_svc).get("status") or {}
         return status.get("state") == "HEALTHY"
 
-    wait_until("CAS HEALTHY", cas_running, cluster.children, attempts=300)
+    wait_until("CAS HEALTHY", cas_running, cluster.children, attempts=600)
     pvc = cluster.kubectl_json("get", "pvc", f"database-{cas_name}-0", "-n", ns_svc)
     assert pvc["status"]["phase"] == "Bound"
     assert up.seconds > 0
@@ -119,7 +119,7 @@ def test_program_cas_moves_within_its_zone_and_its_pdb_refuses_eviction(local: L
         p = cluster.kubectl_json("get", "pod", f"{cas}-0", "-n", ns)
         return bool(p["metadata"]["uid"] != pod["metadata"]["uid"] and p["status"].get("phase") == "Running")
 
-    wait_until("CAS pod back", back, cluster.children, attempts=300)
+    wait_until("CAS pod back", back, cluster.children, attempts=600)
     new = cluster.kubectl_json("get", "pod", f"{cas}-0", "-n", ns)["spec"]["nodeName"]
     assert new != node
     assert cluster.kubectl_json("get", "node", new)["metadata"]["labels"]["topology.kubernetes.io/zone"] == zone

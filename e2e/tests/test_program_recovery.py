@@ -109,7 +109,7 @@ def test_managed_install_provisions_cas_and_the_backupper_ships_a_snapshot(
     assert up.returncode == 0, up.output[-6000:]
     ns = ws.outputs()["namespaces"]["services"]
     wait_until("CAS HEALTHY", lambda: ((_cas(cluster, ns) or {}).get("status") or {}).get("phase") == "HEALTHY",
-               cluster.children, attempts=300)
+               cluster.children, attempts=600)
     # A consistent snapshot of the CAS database (what CAS writes to its snapshot volume).
     snapdir = rstack.workdir / "snap"
     snapdir.mkdir()
@@ -143,15 +143,15 @@ def test_unmanaged_recovery_refuses_while_cas_exists_then_recovers_from_the_rest
     assert "database-cas-0" in refused.output, refused.output[-4000:]
     # The explicit, knowing steps the message asks for: delete the CR, then the PVC.
     cluster.kubectl("delete", "cas", "cas", "-n", ns, "--wait=false")
-    wait_until("old CAS gone", lambda: _cas(cluster, ns) is None, cluster.children, attempts=300)
+    wait_until("old CAS gone", lambda: _cas(cluster, ns) is None, cluster.children, attempts=600)
     cluster.kubectl("delete", "pvc", "database-cas-0", "-n", ns, "--wait=false")
     wait_until("PVC gone", lambda: cluster.kubectl("get", "pvc", "database-cas-0", "-n", ns,
-                                                   check=False).returncode != 0, cluster.children, attempts=300)
+                                                   check=False).returncode != 0, cluster.children, attempts=600)
     recovered = ws.run("up", "--yes", "--skip-preview")
     assert recovered.returncode == 0, recovered.output[-6000:]
     wait_until("recovered CAS HEALTHY",
                lambda: ((_cas(cluster, ns) or {}).get("status") or {}).get("provisioned") == "Yes",
-               cluster.children, attempts=300)
+               cluster.children, attempts=600)
 
 
 def test_managed_again_adopts_the_recovered_cas_without_provisioning_it_again(

@@ -103,7 +103,7 @@ def test_install_at_the_old_version_provisions_cas_through_kubectl_provision(
     ns = ws.outputs()["namespaces"]["services"]
     assert any("--local-backup" not in a and a[:2] == ["cas", "cas"] for a in _argvs(owner_stack)), _argvs(owner_stack)
     wait_until("CAS provisioned and HEALTHY", lambda: _cas_status(cluster, ns).get("phase") == "HEALTHY",
-               cluster.children, attempts=300)
+               cluster.children, attempts=600)
     status = _cas_status(cluster, ns)
     assert status["provisioned"] == "Yes" and status["version"] == OLD
     for f in ws.state_files():
