@@ -101,6 +101,25 @@ class StackGuardProvider(ResourceProvider):
         return None
 
 
+@user_facing_errors
+class DestroyGuardProvider(ResourceProvider):
+    """Holds nothing; it exists to be protected and to be the first thing a destroy deletes."""
+
+    serialize_as_secret_always = False
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_="scone-destroy-guard", outs=props)
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=_olds.get("protects") != _news.get("protects"), replaces=[])
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=_news)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+
 CERT_MANAGER_CRDS = ("certificates.cert-manager.io", "issuers.cert-manager.io")
 
 

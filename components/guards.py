@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from components.guard_providers import CertManagerCheckProvider, StackGuardProvider
+from components.guard_providers import CertManagerCheckProvider, DestroyGuardProvider, StackGuardProvider
 from components.spec import SconeSpec
 
 
@@ -20,6 +20,18 @@ class StackGuard(Resource, module="scone", name="StackGuard"):
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(StackGuardProvider(), name, props, opts)
+
+
+class DestroyGuard(Resource, module="scone", name="DestroyGuard"):
+    """Protected while CAS exists and dependent on every other resource of the stack.
+
+    ``pulumi destroy`` deletes in reverse dependency order, so this is the first delete it
+    tries; being protected, it fails, and nothing else is deleted. Without it a destroy
+    deletes the backupper, LAS and SGX plugin before it reaches the protected CAS.
+    """
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(DestroyGuardProvider(), name, props, opts)
 
 
 class CertManagerCheck(Resource, module="scone", name="CertManagerCheck"):

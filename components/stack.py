@@ -4,7 +4,7 @@ The order of the constructor calls is the order of the dependencies:
 
     StackGuard ─► SconeOperator ─► SconeServices (namespace, LAS, SGXPlugin)
                                └─► Cas ─► CasOwner (provisioning, upgrades, recovery, vault)
-    BackupBucket ─► CasBackupper ─► Monitoring
+    BackupBucket ─► CasBackupper ─► Monitoring ─► DestroyGuard (depends on all of the above)
 
 CAS-first upgrades: the CasOwner's ``upgrade_gate`` reads and upgrades the live CAS
 without a Pulumi dependency on the CAS CR, so the operator release, LAS and SGXPlugin can
@@ -24,7 +24,7 @@ import pulumi
 from components.backup_bucket import SECRET_NAME, BackupBucket, StoreCredentials
 from components.backupper import CasBackupper
 from components.cas import Cas
-from components.guards import StackGuard, stack_guard_props
+from components.guards import DestroyGuard, StackGuard, stack_guard_props
 from components.monitoring import Monitoring
 from components.operator import SconeOperator
 from components.owner_wiring import OwnerParts, owner_gate, owner_operations
@@ -69,7 +69,19 @@ def build_stack(spec: SconeSpec, secrets: StackSecrets) -> SconeStack:
     monitoring = None
     if spec.monitoring.enabled:
         monitoring = Monitoring("monitoring", spec, waits_for=[guard, operator.release])
+    everything = [guard, operator, services, cas, owner.owner if owner else None, bucket, backupper, monitoring]
+    destroy_guard(spec, [resource for resource in everything if resource is not None])
     return SconeStack(spec, guard, operator, services, cas, owner, bucket, backupper, monitoring)
+
+
+def destroy_guard(spec: SconeSpec, everything: list[pulumi.Resource]) -> DestroyGuard:
+    """The first delete of a ``pulumi destroy``: refused while the stack has a CAS, so nothing goes."""
+    cas = f"{spec.cas.name} in {spec.namespaces.services}" if spec.has_cas else None
+    return DestroyGuard(
+        "destroy-guard",
+        {"protects": cas},
+        pulumi.ResourceOptions(depends_on=everything, protect=spec.has_cas),
+    )
 
 
 def store_credentials(secrets: StackSecrets) -> StoreCredentials | None:

@@ -239,3 +239,16 @@ def test_monitoring_off_creates_no_monitoring_objects(evaluate_stack: Evaluate) 
     evaluation = evaluate_stack("dev")
     assert evaluation.by_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor") == []
     assert evaluation.by_type("scone:index:Monitoring") == []
+
+
+def test_destroy_guard_depends_on_everything_and_is_protected_while_cas_exists(evaluate_stack: Evaluate) -> None:
+    evaluation = evaluate_stack("prod")
+    guard = evaluation.one("pulumi-python:dynamic/scone:DestroyGuard")
+    assert guard.protect is True
+    others = [r for r in evaluation.registrations if r.urn != guard.urn and r.custom and not r.read]
+    # Depending on a component means depending on its children: every other resource is waited for.
+    assert {r.urn for r in others} <= set(guard.dependencies)
+
+
+def test_destroy_guard_is_not_protected_without_cas(evaluate_stack: Evaluate) -> None:
+    assert evaluate_stack("edge").one("pulumi-python:dynamic/scone:DestroyGuard").protect is False
