@@ -56,4 +56,7 @@ def stack_guard_props(spec: SconeSpec, stack: str, project: str) -> dict[str, An
         "operatorRelease": spec.operatorChart.releaseName,
         "managementState": spec.managementState,
         "serviceVersion": spec.serviceVersion,
+        # Facts the policy pack reads from the resources (the CLI hands packs no stack config).
+        "production": spec.production,
+        "imageRepository": spec.images.repository,
     }

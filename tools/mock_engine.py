@@ -217,6 +217,9 @@ def evaluate(
     logger = logging.getLogger(f"scone-mock-{id(handler)}")
     logger.addHandler(handler)
     logger.propagate = False
+    # A fresh root Stack resource per evaluation: set_mocks only creates one when none exists,
+    # and a leftover root from an earlier evaluation would parent this stack's resources.
+    pulumi.runtime.settings.ROOT.set(None)
     set_mocks(mocks, project=PROJECT, stack=config.stack, preview=preview, monitor=monitor, logger=logger)
     set_all_config(dict(config.values), sorted(config.secret_keys))
     pulumi.runtime.settings.SETTINGS.rpc_manager.clear()

@@ -67,3 +67,10 @@ def test_prod_exports_the_cas_and_the_backup_bucket(evaluate_stack: Evaluate) ->
     assert outputs["cas"]["statusCommand"] == "kubectl get cas cas -n osc-scone-system"
     assert outputs["backup"]["secretName"] == "s3-bucket-scone-cas-db-backupper"
     assert outputs["backup"]["bucket"].startswith("scone-cas-db-backupper-")
+
+
+def test_each_evaluation_parents_its_resources_to_its_own_stack(evaluate_stack: Evaluate) -> None:
+    evaluate_stack("dev")
+    prod = evaluate_stack("prod")
+    top = prod.named("stack-guard")
+    assert top.parent == "urn:pulumi:prod::scone::pulumi:pulumi:Stack::scone-prod"
