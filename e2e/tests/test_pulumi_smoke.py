@@ -91,3 +91,21 @@ def test_up_with_kubernetes_dynamic_provider_and_local_chart_then_noop_and_destr
     assert down.returncode == 0, down.output
     ns = cluster.kubectl("get", "namespace", "smoke", "-o", "json", check=False)
     assert ns.returncode != 0 or json.loads(ns.stdout)["status"]["phase"] == "Terminating"
+
+
+def test_a_program_without_any_config_runs(e2e_tools: Tools, cluster: LocalCluster, tmp_path: Path,
+                                           state_dir: Path) -> None:
+    """Regression (found by the benchmark): the language host once passed PULUMI_CONFIG=null."""
+    d = tmp_path / "no-config"
+    d.mkdir()
+    (d / "Pulumi.yaml").write_text(
+        f"name: noconfig\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: {VENV}\n")
+    (d / "__main__.py").write_text(
+        "import pulumi\nimport pulumi_kubernetes as k8s\n"
+        "ns = k8s.core.v1.Namespace('noconfig', metadata={'name': 'noconfig'})\n"
+        "pulumi.export('ns', ns.metadata['name'])\n")
+    ws = PulumiWorkspace(e2e_tools, d, state_dir, cluster.kubeconfig)
+    ws.stack_init("dev")
+    up = ws.run("up", "--yes", "--skip-preview")
+    assert up.returncode == 0, up.output[-4000:]
+    assert ws.outputs() == {"ns": "noconfig"}
