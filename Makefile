@@ -35,7 +35,7 @@ tools:
 ## lint: ruff and mypy over everything we wrote
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy components tools tests backupper/scone_backupper e2e/harness policy __main__.py
+	$(VENV)/bin/mypy components tools tests backupper/scone_backupper backupper/tests e2e bench policy __main__.py
 
 ## unit: the tiers that need no built tools
 unit: venv

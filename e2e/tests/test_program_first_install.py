@@ -11,16 +11,9 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.tools import Tools
-
-# Found by this test (reported; components/owner is not the e2e tier's to change): the
-# CAS version gate runs `kubectl get cas.services.scone.cloud ...` before the operator
-# chart has installed that CRD, and kubectl fails with this message.
-KNOWN_GATE_BUG = 'the server doesn\'t have a resource type "cas"'
 
 
 def test_first_up_on_a_bare_cluster_creates_everything_and_a_second_up_changes_nothing(
@@ -30,8 +23,6 @@ def test_first_up_on_a_bare_cluster_creates_everything_and_a_second_up_changes_n
     ws = stack.create()
     ws.extra_env["FAKE_SCONE_STATE_DIR"] = os.environ["FAKE_SCONE_STATE_DIR"]
     up = ws.run("up", "--yes", "--skip-preview")
-    if up.returncode != 0 and KNOWN_GATE_BUG in up.output:
-        pytest.xfail("CAS version gate fails when the CAS CRD does not exist yet (components/owner)")
     assert up.returncode == 0, up.output[-6000:] + "\n" + cluster.dump_logs(8)
     out = ws.outputs()
     assert out["operatorRelease"]["status"] == "deployed"
