@@ -208,10 +208,13 @@ class _ListHandler(logging.Handler):
 
 
 def evaluate(
-    config: StackConfig, preview: bool = False, program: Callable[[], dict[str, Any]] | None = None
+    config: StackConfig,
+    preview: bool = False,
+    program: Callable[[], dict[str, Any]] | None = None,
+    mocks: Mocks | None = None,
 ) -> Evaluation:
-    """Run the program (``components.program``) once under mocks for ``config``."""
-    mocks = SconeMocks()
+    """Run the program (``components.program``) once under ``mocks`` (default ``SconeMocks``) for ``config``."""
+    mocks = mocks or SconeMocks()
     monitor = RecordingMonitor(mocks)
     handler = _ListHandler()
     logger = logging.getLogger(f"scone-mock-{id(handler)}")

@@ -74,7 +74,7 @@ def identity_backup_warning(settings: OwnerSettings) -> str | None:
 class CasOwner(pulumi.ComponentResource):
     """The CAS owner's operations for one CAS: upgrade gate, provisioning, recovery, vault."""
 
-    upgrade_gate: pulumi.Resource
+    upgrade_gate: CasVersionGate
     public_keys: pulumi.Output[Any]
     cas_version: pulumi.Output[Any]
     backup_path: pulumi.Output[Any]
@@ -168,6 +168,10 @@ class CasOwner(pulumi.ComponentResource):
                 f"{self._name}-cas-provisioning", self._common, pulumi.ResourceOptions(parent=self, depends_on=deps)
             )
             self.public_keys = provisioning.public_keys
+            # The gate reads CAS before it exists on a first install; provisioning reads it after.
+            self.cas_version = pulumi.Output.all(provisioning.cas_version, self.upgrade_gate.cas_version).apply(
+                lambda versions: versions[0] or versions[1]
+            )
             if settings.vault.enabled:
                 VaultProvisioning(
                     f"{self._name}-vault-{settings.vault.name}",

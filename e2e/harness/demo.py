@@ -2,10 +2,14 @@
 
     .venv/bin/python -m e2e.harness.demo          # build tools if missing, up, print outputs, stop
     .venv/bin/python -m e2e.harness.demo --keep   # ... and keep the cluster up until Ctrl-C
+    .venv/bin/python -m e2e.harness.demo --no-owner   # without the CAS owner's provisioning
 
 What runs: the local control plane (kube-apiserver 1.26, kwok fake SGX nodes, the
 simulated scone-operator), the real Pulumi CLI with a local file backend and the
-passphrase secrets provider, and the real program with stacks/Pulumi.local.yaml.
+passphrase secrets provider, and the real program with stacks/Pulumi.local.yaml. As the
+CAS owner (unless --no-owner) it provisions CAS through the fake `kubectl-provision`
+(tests/fakes, the 5.8.0 contract) on the real API server, so the outputs carry CAS's
+version and public keys.
 Nothing leaves loopback; everything started is stopped at the end.
 """
 
@@ -25,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from e2e.harness.cluster import LocalCluster
+from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.tools import BUILD_SCRIPT, Tools, ToolsMissingError
 
@@ -44,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m e2e.harness.demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keep", action="store_true", help="keep the cluster up after `pulumi up` until Ctrl-C")
+    ap.add_argument("--no-owner", action="store_true",
+                    help="leave CAS unprovisioned (no scone:provisioning, no fake kubectl-provision)")
     args = ap.parse_args(argv)
     tools = ensure_tools()
     work = Path(tempfile.mkdtemp(prefix="scone-demo-"))
@@ -58,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print("demo: starting the local control plane ...", flush=True)
         cluster.start()
-        stack = LocalSconeStack(tools, cluster, work)
+        owner = {} if args.no_owner else {"scone:provisioning": owner_provisioning(work / "owner-machine")}
+        stack = LocalSconeStack(tools, cluster, work, overrides=owner)
         ws = stack.create()
+        if not args.no_owner:
+            use_fake_plugin(ws, work / "owner-machine")
         print("demo: pulumi up --stack local ...", flush=True)
         up = ws.run("up", "--yes", "--skip-preview")
         print(up.stdout[-8000:], flush=True)

@@ -11,8 +11,6 @@ pods run nothing, so `kubectl exec ... tar` is replaced by `tar` of a
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,12 +20,11 @@ import boto3
 import pytest
 
 from e2e.harness.cluster import LocalCluster
+from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.processes import Child, free_port, start_child, wait_until
 from e2e.harness.pulumi_env import VENV, PulumiWorkspace
-from e2e.harness.tools import REPO_ROOT, Tools
-
-FAKES_BIN = REPO_ROOT / "tests" / "fakes" / "bin"
+from e2e.harness.tools import Tools
 
 
 @pytest.fixture(scope="module")
@@ -56,25 +53,14 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def rstack(e2e_tools: Tools, cluster: LocalCluster, s3: str,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSconeStack]:
     work = tmp_path_factory.mktemp("recovery")
-    (work / "owner").mkdir()
-    stubs = work / "stubs"
-    stubs.mkdir()
-    for tool in ("jq", "docker", "cosign", "gpg"):
-        if shutil.which(tool) is None:
-            (stubs / tool).write_text("#!/bin/sh\necho stub\n")
-            (stubs / tool).chmod(0o755)
     stack = LocalSconeStack(e2e_tools, cluster, work, s3_endpoint=s3, overrides={
-        "scone:provisioning": {"enabled": True, "targetDir": str(work / "owner"),
-                               "backupDir": str(work / "backups")},
+        "scone:provisioning": owner_provisioning(work),
     })
     boto3.client("s3", endpoint_url=s3, aws_access_key_id=stack.s3_access_key_id,
                  aws_secret_access_key=stack.s3_secret_access_key,
                  region_name="us-east-1").create_bucket(Bucket=stack.bucket)
     ws = stack.create()
-    ws.extra_env.update({
-        "PATH": f"{FAKES_BIN}{os.pathsep}{stubs}{os.pathsep}{ws.env()['PATH']}",
-        "FAKE_SCONE_STATE_DIR": os.environ["FAKE_SCONE_STATE_DIR"],
-    })
+    use_fake_plugin(ws, work)
     yield stack
 
 

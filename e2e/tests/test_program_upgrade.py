@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,24 +21,13 @@ import pytest
 
 from e2e.harness.charts import package_chart
 from e2e.harness.cluster import LocalCluster
+from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.processes import wait_until
 from e2e.harness.pulumi_env import PulumiWorkspace
-from e2e.harness.tools import REPO_ROOT, Tools
+from e2e.harness.tools import Tools
 
-FAKES_BIN = REPO_ROOT / "tests" / "fakes" / "bin"
 OLD, NEW = "5.8.0-rc.19", "5.8.0"
-
-
-def _stub_missing_tools(d: Path) -> None:
-    """kubectl-provision's preflight wants these on PATH; the fake plugin never runs
-    them. A stub stands in only where the machine lacks the real tool."""
-    d.mkdir(parents=True, exist_ok=True)
-    for tool in ("jq", "docker", "cosign", "gpg"):
-        if shutil.which(tool) is None:
-            stub = d / tool
-            stub.write_text("#!/bin/sh\necho \"$0 stub (e2e): not used by the fake kubectl-provision\"\n")
-            stub.chmod(0o755)
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +37,10 @@ def owner_stack(e2e_tools: Tools, cluster: LocalCluster,
     charts = work / "charts"
     for version in (OLD, NEW):
         package_chart(version, charts)
-    (work / "owner").mkdir()
-    stubs = work / "stubs"
-    _stub_missing_tools(stubs)
     overrides: dict[str, Any] = {
         "scone:serviceVersion": OLD,
         "scone:operatorChart": {"location": str(charts / "scone-operator-{version}.tgz")},
-        "scone:provisioning": {"enabled": True, "targetDir": str(work / "owner"),
-                               "backupDir": str(work / "backups")},
+        "scone:provisioning": owner_provisioning(work),
     }
     stack = LocalSconeStack(e2e_tools, cluster, work, overrides=overrides)
     stack.call_log = work / "calls.jsonl"  # type: ignore[attr-defined]
@@ -64,11 +48,7 @@ def owner_stack(e2e_tools: Tools, cluster: LocalCluster,
     os.environ["SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS"] = "1.26"
     try:
         ws = stack.create()
-        ws.extra_env.update({
-            "PATH": f"{FAKES_BIN}{os.pathsep}{stubs}{os.pathsep}{ws.env()['PATH']}",
-            "FAKE_SCONE_CALL_LOG": str(stack.call_log),  # type: ignore[attr-defined]
-            "FAKE_SCONE_STATE_DIR": os.environ["FAKE_SCONE_STATE_DIR"],
-        })
+        use_fake_plugin(ws, work, call_log=stack.call_log)  # type: ignore[attr-defined]
         yield stack
     finally:
         if old_env is None:

@@ -8,10 +8,11 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.runtime import MockResourceArgs
 
 from components.owner.component import CasOwner, CasOwnerArgs
 from components.owner.config import OwnerSettings
-from tools.mock_engine import Evaluation, StackConfig, contains_plain, evaluate
+from tools.mock_engine import Evaluation, SconeMocks, StackConfig, contains_plain, evaluate
 
 T = "pulumi-python:dynamic/scone:"
 SENTINEL = "SENTINEL-DCAP-for-mocks-0042"
@@ -34,9 +35,22 @@ def owner_args(settings: OwnerSettings, **overrides: Any) -> CasOwnerArgs:
     return CasOwnerArgs(**values)
 
 
-def run(build: Any, preview: bool = False) -> Evaluation:
+def run(build: Any, preview: bool = False, mocks: SconeMocks | None = None) -> Evaluation:
     config = StackConfig(stack="owner-test", values={}, secret_keys=frozenset())
-    return evaluate(config, preview=preview, program=build)
+    return evaluate(config, preview=preview, program=build, mocks=mocks)
+
+
+class CasVersionsSeen(SconeMocks):
+    """Answers the gate and provisioning with the CAS versions each would read live."""
+
+    def __init__(self, gate: str | None, provisioning: str | None) -> None:
+        self.seen_by_name = {"owner-cas-version-gate": gate, "owner-cas-provisioning": provisioning}
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        id_, state = super().new_resource(args)
+        if args.name in self.seen_by_name:
+            state["casVersion"] = self.seen_by_name[args.name]
+        return id_, state
 
 
 def enabled(tmp_path: Path, **extra: Any) -> OwnerSettings:
@@ -96,6 +110,24 @@ def test_two_phase_build_lets_the_cas_cr_depend_on_the_gate(tmp_path: Path) -> N
     assert ev.one("kubernetes:helm.sh/v3:Release").dependencies == (gate.urn,)
     provisioning = ev.one(f"{T}CasProvisioning")
     assert ev.one("kubernetes:services.scone.cloud/v1beta1:CAS").urn in provisioning.dependencies
+
+
+@pytest.mark.parametrize(
+    ("gate", "provisioning", "expected"),
+    [(None, "5.8.1", "5.8.1"), ("5.8.0", "5.8.1", "5.8.1"), ("5.8.1", None, "5.8.1")],
+    ids=["first-install-gate-saw-no-cas", "provisioning-read-after-the-upgrade", "provisioning-unknown"],
+)
+def test_cas_version_output_is_what_provisioning_read_after_cas_exists(
+    tmp_path: Path, gate: str | None, provisioning: str | None, expected: str
+) -> None:
+    def build() -> dict[str, Any]:
+        cas_cr = pulumi.CustomResource("kubernetes:services.scone.cloud/v1beta1:CAS", "cas-cr", {})
+        owner = CasOwner("owner", owner_args(enabled(tmp_path), cas_cr=cas_cr))
+        return {"casVersion": owner.cas_version}
+
+    ev = run(build, mocks=CasVersionsSeen(gate, provisioning))
+    assert ev.error is None
+    assert ev.outputs["casVersion"] == expected
 
 
 def test_dcap_key_is_a_secret_input_and_never_a_plain_value(tmp_path: Path) -> None:

@@ -388,13 +388,19 @@ def test_cut_short_key_output_is_not_recorded(world: OwnerWorld) -> None:
 
 def test_preflight_names_every_problem_before_any_run(world: OwnerWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     world.create_cas_cr("5.8.0")
-    pf = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "port-forward"], env={**os.environ})
+    pf = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)", "port-forward"],
+        env={**os.environ}, stdout=subprocess.PIPE, text=True,
+    )
+    assert pf.stdout is not None
+    assert pf.stdout.readline() == "up\n"  # exec'd: /proc/<pid>/cmdline now shows port-forward
     try:
         with pytest.raises(PreflightError) as err:
             CasProvisioningProvider().create(world.props(targetDir=str(world.tmp / "missing")))
     finally:
         pf.kill()
         pf.wait()
+        pf.stdout.close()
     text = str(err.value)
     assert f"another 'kubectl port-forward' is running (pid {pf.pid})" in text
     assert "provisioning.targetDir" in text and "does not exist" in text
