@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := $(wildcard requirements.txt requirements-dev.txt backupper/requirements.txt backupper/requirements-dev.txt backupper/pyproject.toml policy/requirements.txt)
+REQUIREMENTS := $(wildcard constraints.txt requirements.txt requirements-dev.txt backupper/requirements.txt backupper/requirements-dev.txt backupper/pyproject.toml policy/requirements.txt)
 
 .PHONY: demo test venv tools lint unit e2e clean-venv
 
@@ -24,7 +24,7 @@ venv: $(STAMP)
 $(STAMP): $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r backupper/requirements-dev.txt $(if $(wildcard policy/requirements.txt),-r policy/requirements.txt)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt -r backupper/requirements-dev.txt $(if $(wildcard policy/requirements.txt),-r policy/requirements.txt)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e backupper
 	@touch $(STAMP)
 
