@@ -6,8 +6,8 @@ What it measures, side by side in one run, against one moto server on 127.0.0.1:
     per-object verification + manifest) versus `aws s3 cp FILE s3://…` of the same cas.db;
   * restore throughput (backupper `restore`: ranged parallel download + SHA-256 check + fsync)
     versus `aws s3 cp s3://… FILE`;
-  * the backupper's peak RSS (ru_maxrss of the process) for each snapshot size, to show that
-    memory does not grow with the snapshot (ratio of peaks printed).
+  * the backupper's peak RSS (as GNU time reports it for that process alone) for each snapshot
+    size, to show that memory does not grow with the snapshot (ratio of peaks printed).
 
 awscli is installed into its own virtualenv (.venv-bench at the repository root, created here on
 first use) so its exact botocore pin can never clash with the backupper's. The snapshot is a
@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH_VENV = ROOT / ".venv-bench"
 AWSCLI_PIN = "awscli==1.45.11"
 MIB = 1024 * 1024
+GNU_TIME = "/usr/bin/time"
 BUCKET = "bench-cas-backups"
 FAKE_SECRET = "bench"  # noqa: S105 - moto accepts any credentials; nothing real here
 
@@ -75,17 +76,23 @@ def ensure_awscli() -> Path:
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run argv; return (wall seconds, peak RSS MiB of that process)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"{argv[:4]} failed ({code}): {err.decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    """Run argv under GNU time; return (wall seconds, peak RSS MiB of that process alone).
+
+    Not ``ru_maxrss`` from our own ``wait4``: Linux folds the parent's high-water mark into a
+    child's ``ru_maxrss`` at fork+exec, so every tool would look at least as big as this script.
+    GNU time forks a fresh, small child and reports that child's peak.
+    """
+    if not Path(GNU_TIME).exists():
+        raise SystemExit(f"{GNU_TIME} is missing: install Debian's 'time' package (apt-get install time)")
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss.name, *argv], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"{argv[:4]} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+        peak_kib = int(Path(rss.name).read_text().split()[-1])
+    return elapsed, peak_kib / 1024
 
 
 def make_snapshot(directory: Path, size: int) -> None:

@@ -72,11 +72,15 @@ def open_store(settings: BackupperSettings, stop: threading.Event) -> StoreConte
 def _plain_chunks(
     reader: IO[bytes],
     size: int,
-    digest: hashlib._Hash,
+    digest: hashlib._Hash | None,
     stop: threading.Event,
     read_size: int,
 ) -> Iterator[bytes]:
-    """Read one tar member in `read_size` pieces (= the part size, so parts need no copying)."""
+    """Read one tar member in `read_size` pieces (= the part size, so parts need no copying).
+
+    `digest` (when given) sees every plain byte; without encryption the uploader already hashes
+    the same bytes, so the caller passes None and takes the uploader's SHA-256 (one pass fewer).
+    """
     remaining = size
     while remaining > 0:
         if stop.is_set():
@@ -84,7 +88,8 @@ def _plain_chunks(
         chunk = reader.read(min(read_size, remaining))
         if not chunk:
             raise SourceError(f"snapshot stream ended {remaining} bytes early")
-        digest.update(chunk)
+        if digest is not None:
+            digest.update(chunk)
         remaining -= len(chunk)
         yield chunk
 
@@ -193,7 +198,8 @@ def _upload_set(
     # Read 2: stream to the store; the objects stay invisible as a backup until the manifest.
     with open_snapshot_stream(argv, settings.source_timeout_seconds) as tar:
         for name, size, reader in iter_snapshot_members(tar):
-            digest = hashlib.sha256()
+            # Plain uploads store the bytes as read: the uploader's SHA-256 is the plain one.
+            digest = hashlib.sha256() if key is not None else None
             part_size = choose_part_size(size, settings.part_size_mib * MIB)
             read_size = crypto.CHUNK_SIZE if key is not None else part_size
             chunks: Iterator[bytes] = _plain_chunks(reader, size, digest, stop, read_size)
@@ -203,8 +209,9 @@ def _upload_set(
                 stored_size = crypto.encrypted_size(size)
             object_key = ctx.store.set_prefix(set_id) + name
             stored = uploader.upload(object_key, chunks, stored_size)
+            plain_sha256 = digest.hexdigest() if digest is not None else stored.sha256
             expected = fingerprint.get(name)
-            if expected is None or expected.sha256 != digest.hexdigest() or expected.size != size:
+            if expected is None or expected.sha256 != plain_sha256 or expected.size != size:
                 raise SourceError(
                     "the snapshot changed between the check and the upload (CAS wrote a new one); "
                     "the partial set stays uncommitted and the run will be retried"
@@ -214,7 +221,7 @@ def _upload_set(
                     name=name,
                     key=object_key,
                     size=size,
-                    sha256=digest.hexdigest(),
+                    sha256=plain_sha256,
                     stored_size=stored.size,
                     stored_sha256=stored.sha256,
                 )

@@ -30,7 +30,7 @@ from .errors import (
     VerificationError,
 )
 from .jsonlog import log_event, redact, setup_logging
-from .memory import pin_mmap_threshold
+from .memory import peak_rss_bytes, pin_mmap_threshold
 from .metrics import Metrics, start_metrics_server
 from .restore import restore_set, verify_set
 from .settings import BackupperSettings, add_setting_flags, resolve_settings
@@ -109,6 +109,7 @@ def _one_run(settings: BackupperSettings, stop: threading.Event, metrics: Metric
         set_id=outcome.set_id,
         size=outcome.size,
         duration_seconds=round(duration, 3),
+        peak_rss_bytes=peak_rss_bytes(),
     )
     if outcome.retention_error is not None:
         metrics.record_failure(outcome.retention_error.kind)
@@ -259,6 +260,7 @@ def cmd_restore(
         set_id=manifest.set_id,
         target=str(args.target),
         files=[p.name for p in written],
+        peak_rss_bytes=peak_rss_bytes(),
     )
     print(f"restored {manifest.set_id} into {args.target}: " + ", ".join(p.name for p in written))
     print(f"next: kubectl provision cas <new-name> --cas-database-recovery {args.target} ...")

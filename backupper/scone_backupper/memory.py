@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from pathlib import Path
 
 M_MMAP_THRESHOLD = -3
 
@@ -28,3 +29,20 @@ def pin_mmap_threshold(threshold: int = 1024 * 1024) -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, threshold))
+
+
+def peak_rss_bytes(status: Path = Path("/proc/self/status")) -> int | None:
+    """This process's peak resident memory (VmHWM), or None where /proc does not say.
+
+    Why not ``ru_maxrss`` as seen by a parent: Linux folds the parent's high-water mark into a
+    child's ``ru_maxrss`` when the child is forked (or vforked) and execs, so a parent that has
+    grown (a long pytest session) makes every child look that big. VmHWM belongs to the new
+    address space only, so the backupper reports it itself, against its 256Mi container limit.
+    """
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
