@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -92,3 +93,26 @@ def test_truncated_tar_stream_is_refused(harness: Harness) -> None:
     result = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": command})
     assert result.returncode in (4, 5), result.stderr
     assert harness.object_keys() == []
+
+
+def test_snapshot_replaced_between_check_and_upload_is_never_committed(harness: Harness) -> None:
+    """CAS writes a new snapshot after the check read: the streamed bytes no longer match the
+    fingerprint, so no manifest is written and no set is listed; the next run backs it up."""
+    harness.write_snapshot(os.urandom(6 * 1024 * 1024), b"ks")  # over one part: a multipart upload
+    marker = harness.snapshot_dir.parent / "checked-once"
+    new_db = f"head -c {6 * 1024 * 1024} /dev/urandom > {{snapshot_dir}}/cas.db"
+    replace_after_first_read = (
+        f"sh -c 'if [ -e {marker} ]; then {new_db}; fi; touch {marker};"
+        " tar cf - -C {snapshot_dir} .'"
+    )
+    changed = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": replace_after_first_read})
+    assert changed.returncode == 4, changed.stderr
+    assert "snapshot changed between the check and the upload" in changed.stderr
+    assert harness.manifests() == [] and harness.listed() == []
+
+    again = harness.run("run")
+    assert again.returncode == 0, again.stderr
+    [manifest] = harness.manifests()
+    db = next(f for f in manifest["files"] if f["name"] == "cas.db")
+    now_on_disk = (harness.snapshot_dir / "cas.db").read_bytes()
+    assert db["sha256"] == hashlib.sha256(now_on_disk).hexdigest()
