@@ -44,6 +44,7 @@ class CasVersionsSeen(SconeMocks):
     """Answers the gate and provisioning with the CAS versions each would read live."""
 
     def __init__(self, gate: str | None, provisioning: str | None) -> None:
+        super().__init__()
         self.seen_by_name = {"owner-cas-version-gate": gate, "owner-cas-provisioning": provisioning}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
