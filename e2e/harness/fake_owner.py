@@ -14,11 +14,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from components.owner.plugin import REQUIRED_TOOLS
 from e2e.harness.pulumi_env import PulumiWorkspace
 from e2e.harness.tools import REPO_ROOT
 
 FAKES_BIN = REPO_ROOT / "tests" / "fakes" / "bin"
-PREFLIGHT_TOOLS = ("jq", "docker", "cosign", "gpg")
+#: What the owner preflight asks for, minus kubectl (the harness puts the real one on PATH).
+PREFLIGHT_TOOLS = tuple(tool for tool in REQUIRED_TOOLS if tool != "kubectl")
 
 
 def owner_provisioning(work: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ cluster first, `pulumi stack init` uses the passphrase provider, and credentials
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,14 @@ from e2e.harness.tools import Tools
 
 S3_SECRET_NAME = "scone-local-s3"  # noqa: S105 - a Secret name, not a secret
 S3_SECRET_NAMESPACE = "default"  # noqa: S105 - a namespace
+DCAP_KEY_PREFIX = "DCAP-"
+#: Every DCAP key ``LocalSconeStack`` generates matches this (tests search output for it).
+GENERATED_DCAP_KEY = re.compile(re.escape(DCAP_KEY_PREFIX) + r"[0-9a-f]{32}")
+
+
+def generate_dcap_key() -> str:
+    """A fresh random DCAP key for one stack (never a real one)."""
+    return DCAP_KEY_PREFIX + secrets.token_hex(16)
 
 
 @dataclass
@@ -32,7 +41,7 @@ class LocalSconeStack:
     workdir: Path
     stack: str = "local"
     overrides: dict[str, Any] = field(default_factory=dict)
-    dcap_key: str = field(default_factory=lambda: "DCAP-" + secrets.token_hex(16))
+    dcap_key: str = field(default_factory=generate_dcap_key)
     s3_access_key_id: str = field(default_factory=lambda: "AKIA" + secrets.token_hex(8).upper())
     s3_secret_access_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
     s3_endpoint: str = "http://127.0.0.1:9000"

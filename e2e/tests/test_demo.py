@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from e2e.harness.local_stack import GENERATED_DCAP_KEY, generate_dcap_key
 from e2e.harness.tools import REPO_ROOT, Tools
 
 OUTPUTS_MARK = "Stack outputs:\n"
@@ -51,7 +51,8 @@ def test_demo_provisions_cas_prints_its_outputs_and_cleans_up(e2e_tools: Tools, 
     assert outputs["operatorRelease"]["status"] == "deployed"
     assert outputs["owner"]["casVersion"] == "5.8.0"
     assert set(outputs["owner"]["publicKeys"]) >= {"casKey", "casSoftwareKey", "casSessionEncryptionKey"}
-    assert not re.search(r"DCAP-[0-9a-f]{32}", demo.stdout + demo.stderr)  # the demo's generated DCAP key
+    assert GENERATED_DCAP_KEY.fullmatch(generate_dcap_key())  # the pattern still describes the demo's key
+    assert not GENERATED_DCAP_KEY.search(demo.stdout + demo.stderr)
     status_lines = demo.stdout.split(OUTPUTS_MARK, 1)[1].splitlines()
     cas_line = next(line for line in status_lines if "cas.services.scone.cloud/cas" in line)
     assert cas_line.split()[2:5] == ["HEALTHY", "HEALTHY", "Yes"], cas_line  # status, phase, provisioned

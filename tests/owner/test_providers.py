@@ -393,8 +393,8 @@ def test_preflight_names_every_problem_before_any_run(world: OwnerWorld, monkeyp
         env={**os.environ}, stdout=subprocess.PIPE, text=True,
     )
     assert pf.stdout is not None
-    assert pf.stdout.readline() == "up\n"  # exec'd: /proc/<pid>/cmdline now shows port-forward
     try:
+        assert pf.stdout.readline() == "up\n"  # exec'd: /proc/<pid>/cmdline now shows port-forward
         with pytest.raises(PreflightError) as err:
             CasProvisioningProvider().create(world.props(targetDir=str(world.tmp / "missing")))
     finally:
