@@ -22,6 +22,7 @@ from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import S3_SECRET_NAME, S3_SECRET_NAMESPACE, LocalSconeStack
 from e2e.harness.processes import wait_until
 from e2e.harness.pulumi_env import PulumiRun, PulumiWorkspace
+from e2e.harness.scone_project import local_stack_version
 from e2e.harness.tools import Tools
 
 OPERATOR_NAMESPACE = "osc-sec-us-scone-operator"  # the spec's default (namespaces.operator)
@@ -73,7 +74,7 @@ def test_up_creates_operator_services_cas_and_backupper(local: LocalSconeStack, 
     ws = _ws(local)
     up = _ok(ws.run("up", "--yes", "--skip-preview"), cluster)
     out = ws.outputs()
-    assert out["deployedVersion"] == "5.8.0"
+    assert out["deployedVersion"] == local_stack_version()
     assert out["operatorRelease"]["status"] == "deployed"
     ns_op, ns_svc = out["namespaces"]["operator"], out["namespaces"]["services"]
     dep = cluster.kubectl_json("get", "deployment", "scone-controller-manager", "-n", ns_op)
