@@ -30,17 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pulumi.runtime import rpc
 
 PLAN_FORMAT = 1
 SECRET_MASK = "<secret>"  # noqa: S105 - the mask, not a secret
 UNKNOWN_MASK = "<computed>"
 ROOT_MARK = "<root>"
 SENTINEL_PREFIX = "SENTINEL-SECRET-"
-#: Pulumi's wrapper for a secret value and its marker (pulumi.runtime.rpc; stable wire format).
-SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - a wire-format marker
-SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105
-#: Pulumi's wire value for "unknown during preview" (pulumi.runtime.rpc.UNKNOWN).
-UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+#: Pulumi's wrapper key for a secret value, its marker, and the value "unknown during preview".
+SECRET_SIG = rpc._special_sig_key
+SECRET_MARK = rpc._special_secret_sig
+UNKNOWN_VALUE = rpc.UNKNOWN
 #: Markdown shows strings up to this length; the JSON plan always has the whole value.
 MARKDOWN_STRING_LIMIT = 240
 
