@@ -1,0 +1,7 @@
+"""placeholder"""
+import click
+
+
+@click.group(name="audit")
+def group() -> None:
+    """x"""

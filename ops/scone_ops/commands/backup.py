@@ -1,0 +1,7 @@
+"""placeholder"""
+import click
+
+
+@click.group(name="backup")
+def group() -> None:
+    """x"""

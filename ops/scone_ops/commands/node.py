@@ -1,0 +1,7 @@
+"""placeholder"""
+import click
+
+
+@click.group(name="node")
+def group() -> None:
+    """x"""
