@@ -69,7 +69,7 @@ def require_cas_pod(view: CasView, target: StackTarget) -> str:
     """The CAS's node, or NOT_FOUND naming what is missing."""
     if view.cas is None:
         raise OpsError(ExitCode.NOT_FOUND, f"CAS {target.cas_name} does not exist in namespace {target.namespace}",
-                       f"check the stack (`kubectl get cas -A`); install it with `pulumi up --stack <env>`")
+                       "check the stack (`kubectl get cas -A`); install it with `pulumi up --stack <env>`")
     node = view.node
     if node is None:
         raise OpsError(ExitCode.NOT_FOUND,

@@ -35,7 +35,7 @@ for _name in GROUPS:
     root.add_command(importlib.import_module(f"scone_ops.commands.{_name}").group)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return per exit class
     """Entry point; returns the documented exit code."""
     try:
         code = root.main(args=list(argv) if argv is not None else None, prog_name="scone-ops",
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(err.exit_code)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
-    except Exception as err:  # noqa: BLE001 - the last line of defence: a bug gets its own exit code
+    except Exception as err:  # the last line of defence: a bug gets its own exit code
         Output().err.print(f"internal error (a bug in scone-ops): {type(err).__name__}: {err}", markup=False)
         return int(ExitCode.INTERNAL)
     return int(code) if isinstance(code, int) else 0

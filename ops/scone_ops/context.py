@@ -58,10 +58,10 @@ def common_options(command: F) -> F:
                   show_default=True, help="table for people, json for scripts.")
     @click.option("--dry-run", is_flag=True, help="Print every step it would take; change nothing.")
     @functools.wraps(command)
-    def wrapper(stack: str | None, stack_file: Path | None, kubeconfig: str | None, kube_context: str | None,
-                output: str, dry_run: bool, **kwargs: Any) -> Any:
-        ops = Ops(stack=stack, stack_file=stack_file, kubectl=Kubectl(kubeconfig or None, kube_context),
-                  output=Output(output), dry_run=dry_run)
+    def wrapper(**kwargs: Any) -> Any:
+        kubectl = Kubectl(kwargs.pop("kubeconfig") or None, kwargs.pop("kube_context"))
+        ops = Ops(stack=kwargs.pop("stack"), stack_file=kwargs.pop("stack_file"), kubectl=kubectl,
+                  output=Output(kwargs.pop("output")), dry_run=kwargs.pop("dry_run"))
         try:
             return command(ops, **kwargs)
         except OpsError as err:

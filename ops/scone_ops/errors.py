@@ -46,7 +46,7 @@ class OpsError(Exception):
         }
 
 
-class Interrupted(Exception):
+class SignalStopError(Exception):
     """Raised by the signal handlers of a changing command (SIGINT or SIGTERM)."""
 
     def __init__(self, signal_name: str) -> None:

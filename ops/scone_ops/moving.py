@@ -78,6 +78,6 @@ def _check_backup(ops: Ops) -> str:
     problem = fresh.problem()
     if problem:
         raise OpsError(ExitCode.BACKUP, f"{problem}; nothing was changed",
-                       f"take one now: `scone-ops backup now --stack <env>`; or, knowingly, --skip-backup-check")
+                       "take one now: `scone-ops backup now --stack <env>`; or, knowingly, --skip-backup-check")
     assert fresh.newest is not None and fresh.age_seconds is not None
     return f"set {fresh.newest.set_id}, {fresh.age_seconds:.0f} s old (interval {fresh.interval_seconds} s)"

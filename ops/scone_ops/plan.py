@@ -60,7 +60,7 @@ def _uncordon(kubectl: Kubectl, node: str, why: str) -> Step:
     return _kubectl_step(kubectl, "uncordon", f"uncordon {node} ({why})", ("uncordon", node), node)
 
 
-def move_steps(kubectl: Kubectl, target: StackTarget, cas_node: str, zone: str, to: str | None,
+def move_steps(kubectl: Kubectl, target: StackTarget, *, cas_node: str, zone: str, to: str | None,
                steer_away: Sequence[str], keep_cordoned: bool, timeout: int) -> list[Step]:
     """The "Move CAS to another node" runbook: cordon, delete the pod, wait, uncordon.
 
@@ -80,24 +80,26 @@ def move_steps(kubectl: Kubectl, target: StackTarget, cas_node: str, zone: str, 
     return steps
 
 
-def move_plan(kubectl: Kubectl, target: StackTarget, cas_node: str, zone: str, to: str | None,
+def move_plan(kubectl: Kubectl, target: StackTarget, *, cas_node: str, zone: str, to: str | None,
               steer_away: Sequence[str], keep_cordoned: bool, timeout: int) -> Plan:
     """`cas move` as a plan."""
-    steps = move_steps(kubectl, target, cas_node, zone, to, steer_away, keep_cordoned, timeout)
+    steps = move_steps(kubectl, target, cas_node=cas_node, zone=zone, to=to, steer_away=steer_away,
+                       keep_cordoned=keep_cordoned, timeout=timeout)
     return Plan(f"move CAS {target.cas_name} off {cas_node}", tuple(steps),
                 {"cas": f"{target.namespace}/{target.cas_name}", "cas_node": cas_node, "zone": zone,
                  "destination": to or "any capable node of the zone"})
 
 
-def drain_plan(kubectl: Kubectl, target: StackTarget, node: str, cas_node: str | None, zone: str | None,
+def drain_plan(kubectl: Kubectl, target: StackTarget, *, node: str, cas_node: str | None, zone: str | None,
                to: str | None, steer_away: Sequence[str], timeout: int) -> Plan:
     """`node drain`: move CAS first when it runs on the node (the node stays cordoned), then drain."""
     steps: list[Step] = []
     if cas_node == node and zone is not None:
-        steps += move_steps(kubectl, target, node, zone, to, steer_away, keep_cordoned=True, timeout=timeout)
+        steps += move_steps(kubectl, target, cas_node=node, zone=zone, to=to, steer_away=steer_away,
+                            keep_cordoned=True, timeout=timeout)
     else:
         steps.append(_cordon(kubectl, node, "no new pods before the drain"))
-    steps.append(_kubectl_step(kubectl, "drain", f"drain {node}: evict every pod but DaemonSet pods (up to {timeout} s)",
+    steps.append(_kubectl_step(kubectl, "drain", f"drain {node}: evict all but DaemonSet pods (up to {timeout} s)",
                                ("drain", node, *DRAIN_FLAGS, f"--timeout={timeout}s"), node))
     return Plan(f"take {node} out of service", tuple(steps),
                 {"node": node, "cas_node": cas_node or "(none)", "cas_moves_first": str(cas_node == node).lower()})

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from scone_ops.cas_state import health_problem, pod_node, pod_running
-from scone_ops.errors import ExitCode, Interrupted, OpsError
+from scone_ops.errors import ExitCode, OpsError, SignalStopError
 from scone_ops.kubectl import Kubectl
 from scone_ops.plan import Plan, Step
 from scone_ops.stack_target import StackTarget
@@ -26,9 +26,9 @@ POLL_SECONDS = 2.0
 
 @contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """SIGINT and SIGTERM raise `Interrupted` inside the block, so cleanup code runs."""
+    """SIGINT and SIGTERM raise `SignalStopError` inside the block, so cleanup code runs."""
     def handler(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signal.Signals(signum).name)
+        raise SignalStopError(signal.Signals(signum).name)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -59,7 +59,7 @@ class Runbook:
                 for index, step in enumerate(plan.steps, 1):
                     self.progress(f"[{index}/{len(plan.steps)}] {step.description}")
                     final_node = self._step(step) or final_node
-            except Interrupted as stop:
+            except SignalStopError as stop:
                 state = self._restore()
                 raise OpsError(ExitCode.INTERRUPTED, f"{plan.title}: {stop}", self._check_hint(), state) from None
             except OpsError as err:
@@ -119,7 +119,8 @@ class Runbook:
 
     def _restore(self) -> str:
         """Uncordon what this run cordoned; say what was done and what could not be."""
-        done, failed = [], []
+        done: list[str] = []
+        failed: list[str] = []
         for node in list(self.cordoned):
             result = self.kubectl.run("uncordon", node, check=False, timeout=120)
             (done if result.returncode == 0 else failed).append(node)

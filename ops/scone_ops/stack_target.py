@@ -22,7 +22,7 @@ from scone_ops.errors import ExitCode, OpsError
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_NAMESPACE = "scone"
 #: The Secret the program copies the bucket credentials into, in the services namespace.
-BACKUPPER_SECRET = "s3-bucket-scone-cas-db-backupper"
+BACKUPPER_SECRET = "s3-bucket-scone-cas-db-backupper"  # noqa: S105 - a name, not a password
 BACKUPPER_DEPLOYMENT = "scone-cas-db-backupper"
 
 

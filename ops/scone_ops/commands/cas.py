@@ -67,8 +67,8 @@ def move(ops: Ops, to: str | None, keep_cordoned: bool, skip_backup_check: bool,
     SIGINT/SIGTERM it uncordons what it cordoned and says where CAS is (exit 8 / 130).
     """
     check = check_move(ops, to, skip_backup_check)
-    plan = move_plan(ops.kubectl, ops.target, check.cas_node, check.zone, to, check.steer_away,
-                     keep_cordoned, timeout)
+    plan = move_plan(ops.kubectl, ops.target, cas_node=check.cas_node, zone=check.zone, to=to,
+                     steer_away=check.steer_away, keep_cordoned=keep_cordoned, timeout=timeout)
     plan.facts["backup"] = check.backup
     ops.output.plan(plan, dry_run=ops.dry_run)
     if ops.dry_run:
