@@ -46,7 +46,16 @@ class Ops:
 
 
 def common_options(command: F) -> F:
-    """Add --stack, --stack-file, --kubeconfig, --context, --output and --dry-run; pass `ops`."""
+    """Add --stack, --stack-file, --kubeconfig, --context and --output; pass `ops` (dry_run False)."""
+    return _options(command, changes=False)
+
+
+def changing_options(command: F) -> F:
+    """The common options plus --dry-run, for commands that change the cluster."""
+    return _options(command, changes=True)
+
+
+def _options(command: F, changes: bool) -> F:
     @click.option("--stack", envvar="SCONE_OPS_STACK", metavar="ENV",
                   help="Stack whose CAS to work on: reads stacks/Pulumi.<ENV>.yaml. Env: SCONE_OPS_STACK.")
     @click.option("--stack-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
@@ -56,15 +65,17 @@ def common_options(command: F) -> F:
     @click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context passed to every kubectl call.")
     @click.option("--output", "-o", "output", type=click.Choice(["table", "json"]), default="table",
                   show_default=True, help="table for people, json for scripts.")
-    @click.option("--dry-run", is_flag=True, help="Print every step it would take; change nothing.")
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         kubectl = Kubectl(kwargs.pop("kubeconfig") or None, kwargs.pop("kube_context"))
         ops = Ops(stack=kwargs.pop("stack"), stack_file=kwargs.pop("stack_file"), kubectl=kubectl,
-                  output=Output(kwargs.pop("output")), dry_run=kwargs.pop("dry_run"))
+                  output=Output(kwargs.pop("output")), dry_run=kwargs.pop("dry_run", False))
         try:
             return command(ops, **kwargs)
         except OpsError as err:
             ops.output.error(err)
             raise click.exceptions.Exit(int(err.code)) from None
+    if changes:
+        wrapper = click.option("--dry-run", is_flag=True,
+                               help="Run the read-only checks, print every step; change nothing.")(wrapper)
     return wrapper  # type: ignore[return-value]

@@ -28,10 +28,6 @@ def group(ops: Ops, follow: bool, out_dir: Path | None) -> int:
         raise OpsError(ExitCode.USAGE, "--follow and --out exclude each other", "stream, or download; not both")
     target = ops.target
     args = download_args(target) if out_dir is not None else logs_args(target, follow)
-    if ops.dry_run:
-        ops.output.result({"dry_run": True, "command": ops.kubectl.argv(*args)},
-                          lambda c: c.print("DRY RUN: " + " ".join(ops.kubectl.argv(*args)), markup=False))
-        return int(ExitCode.OK)
     cas = ops.kubectl.get_or_none("cas", target.cas_name, "-n", target.namespace)
     pod = ops.kubectl.get_or_none("pod", target.pod_name, "-n", target.namespace)
     require_audit_container(cas, pod, target)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from scone_ops.backup_run import job_manifest, job_name, read_deployment, run_job, run_local
 from scone_ops.backups import credentials_dir, list_sets, set_row
-from scone_ops.context import Ops, common_options
+from scone_ops.context import Ops, changing_options, common_options
 from scone_ops.errors import ExitCode, OpsError
 from scone_ops.output import table
 
@@ -29,7 +29,7 @@ def group() -> None:
               help="Run the backupper on this machine (kubectl exec into the CAS) instead of as a Job.")
 @click.option("--timeout", type=click.IntRange(min=30), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds the Job may run.")
-@common_options
+@changing_options
 def now(ops: Ops, local: bool, timeout: int) -> int:
     """Take one backup now with the backupper's own settings and credentials, and print the new set.
 
@@ -76,10 +76,6 @@ def _passthrough(ops: Ops, command: list[str]) -> int:
     target = ops.target
     env = {"CAS_NAME": target.cas_name, "CAS_NAMESPACE": target.namespace, "CAS_VERSION": target.version,
            "BACKUP_PREFIX": target.backup.prefix, "METRICS_PORT": "0"}
-    if ops.dry_run:
-        ops.output.result({"dry_run": True, "command": ["scone-backupper", *command], "env": env},
-                          lambda c: c.print("DRY RUN: scone-backupper " + " ".join(command), markup=False))
-        return int(ExitCode.OK)
     with credentials_dir(ops.kubectl, target) as creds:
         env["S3_CREDENTIALS_DIR"] = str(creds)
         done = subprocess.run([sys.executable, "-m", "scone_backupper", *command], env={**os.environ, **env},

@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 
 from scone_ops.cas_state import health_problem, read_cas, require_cas_pod
-from scone_ops.context import Ops, common_options
+from scone_ops.context import Ops, changing_options, common_options
 from scone_ops.errors import ExitCode
 from scone_ops.moving import check_move
 from scone_ops.nodes import SCONE_LABELS, capable_nodes
@@ -58,7 +58,7 @@ def nodes(ops: Ops) -> int:
               help="Move without a complete backup set younger than the backup interval (warns).")
 @click.option("--timeout", type=click.IntRange(min=30), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds to wait for CAS to be HEALTHY on its new node.")
-@common_options
+@changing_options
 def move(ops: Ops, to: str | None, keep_cordoned: bool, skip_backup_check: bool, timeout: int) -> int:
     """Move CAS to another node of its zone: cordon, delete the pod, wait until HEALTHY, uncordon.
 

@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 
 from scone_ops.cas_state import health_problem, read_cas
-from scone_ops.context import Ops, common_options
+from scone_ops.context import Ops, changing_options, common_options
 from scone_ops.errors import ExitCode, OpsError
 from scone_ops.moving import check_move
 from scone_ops.nodes import capable_nodes
@@ -28,7 +28,7 @@ def group() -> None:
 @click.option("--skip-backup-check", is_flag=True, help="When CAS must move: move without a recent backup set.")
 @click.option("--timeout", type=click.IntRange(min=30), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds for the CAS move and, separately, for the drain.")
-@common_options
+@changing_options
 def drain(ops: Ops, node: str, to: str | None, skip_backup_check: bool, timeout: int) -> int:
     """Take NODE out of service: move CAS off it first (if it runs there), then cordon and drain.
 
