@@ -83,8 +83,8 @@ def stack_file_for(stack: str, root: Path = PROJECT_ROOT) -> Path:
     return root / "stacks" / f"Pulumi.{stack}.yaml"
 
 
-def load_target(path: Path, root: Path = PROJECT_ROOT) -> StackTarget:
-    """Validate the stack file with the program's spec loader and keep what operations need."""
+def load_spec(path: Path, root: Path = PROJECT_ROOT) -> Any:
+    """The stack's validated ``SconeSpec`` (the program's own model), or OpsError(CONFIG)."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     from components.config_errors import SpecError  # noqa: PLC0415 - needs the project on sys.path
@@ -117,6 +117,12 @@ def load_target(path: Path, root: Path = PROJECT_ROOT) -> StackTarget:
         spec = validate_spec(RawConfig(values=values, secret_keys=frozenset(secret_keys), stack_file=str(path)))
     except SpecError as err:
         raise OpsError(ExitCode.CONFIG, str(err), f"fix {path}; `pulumi preview` shows the same problems") from None
+    return spec
+
+
+def load_target(path: Path, root: Path = PROJECT_ROOT) -> StackTarget:
+    """Validate the stack file with the program's spec loader and keep what operations need."""
+    spec = load_spec(path, root)
     return StackTarget(
         stack_file=str(path),
         namespace=spec.namespaces.services,
