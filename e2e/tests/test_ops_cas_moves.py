@@ -1,0 +1,133 @@
+"""scone-ops on the e2e control plane: the capable-node query, moving CAS within its zone, refusals
+that change nothing, --dry-run, draining the CAS node, and SIGTERM in the middle of a move.
+
+Real: kube-apiserver, controller-manager, scheduler (CAS rescheduling, its PDB, drain's evictions),
+kubectl and scone-ops as a subprocess. Simulated: the nodes (kwok) and the operator's status.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from e2e.harness.cluster import LocalCluster
+from e2e.tests.ops_cluster import REG, cas_pod, install_healthy_cas, ops, ops_argv, snapshot, steady
+
+SKIP = "--skip-backup-check"
+
+
+@pytest.fixture(scope="module")
+def cas_cluster(cluster: LocalCluster) -> LocalCluster:
+    install_healthy_cas(cluster)
+    return cluster
+
+
+@pytest.fixture()
+def where(cas_cluster: LocalCluster) -> Iterator[dict[str, str]]:
+    """Each test starts from a HEALTHY CAS on schedulable, registered nodes, and leaves it so."""
+    yield steady(cas_cluster)
+    steady(cas_cluster)
+
+
+def test_cas_nodes_shows_the_cas_zone_and_its_one_other_capable_node(cas_cluster: LocalCluster,
+                                                                    where: dict[str, str]) -> None:
+    done = ops(cas_cluster, "cas", "nodes", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["cas_node"] == where["node"] and report["zone"] == where["zone"]
+    assert report["candidates"] == [where["partner"]]
+    assert report["registration_label"] == REG
+    assert where["other_zone_node"] not in {n["name"] for n in report["nodes"]}
+    table = ops(cas_cluster, "cas", "nodes")
+    assert f"1 other node(s) in zone {where['zone']} can take CAS now: {where['partner']}" in table.stdout
+
+
+def test_cas_move_moves_cas_within_its_zone_and_uncordons(cas_cluster: LocalCluster, where: dict[str, str]) -> None:
+    done = ops(cas_cluster, "cas", "move", SKIP, "--timeout", "600")
+    assert done.returncode == 0, done.stderr + done.stdout
+    pod = cas_pod(cas_cluster)
+    assert pod is not None and pod["spec"]["nodeName"] == where["partner"]
+    assert not any(n[0] for n in snapshot(cas_cluster)["nodes"].values()), "a node was left cordoned"
+    assert f"is HEALTHY on {where['partner']} (was {where['node']})" in done.stdout
+    assert "the backup check is skipped" in done.stderr
+
+
+def test_cas_move_refuses_without_another_capable_node_and_changes_nothing(
+        cas_cluster: LocalCluster, where: dict[str, str]) -> None:
+    cas_cluster.kubectl("label", "node", where["partner"], f"{REG}-")
+    before = snapshot(cas_cluster)
+    nodes = ops(cas_cluster, "cas", "nodes")
+    assert nodes.returncode == 6 and f"NO other node in zone {where['zone']}" in nodes.stdout
+    done = ops(cas_cluster, "cas", "move", SKIP)
+    assert done.returncode == 6
+    assert f"no other node in zone {where['zone']} can take CAS" in done.stderr
+    assert "is not registered for this CAS" in done.stderr and "add an SGX node" in done.stderr
+    assert snapshot(cas_cluster) == before
+
+
+def test_cas_move_to_a_node_of_the_other_zone_refuses(cas_cluster: LocalCluster, where: dict[str, str]) -> None:
+    before = snapshot(cas_cluster)
+    done = ops(cas_cluster, "cas", "move", "--to", where["other_zone_node"], SKIP, "-o", "json")
+    assert done.returncode == 6
+    error = json.loads(done.stdout)
+    assert error["kind"] == "refused" and f"CAS and its volume are in zone {where['zone']}" in error["error"]
+    assert where["partner"] in error["next_step"]
+    assert snapshot(cas_cluster) == before
+
+
+def test_cas_move_without_a_backup_set_refuses_naming_the_secret_and_the_skip_flag(
+        cas_cluster: LocalCluster, where: dict[str, str]) -> None:
+    before = snapshot(cas_cluster)
+    done = ops(cas_cluster, "cas", "move")
+    assert done.returncode == 7
+    assert "s3-bucket-scone-cas-db-backupper does not exist" in done.stderr and SKIP in done.stderr
+    assert snapshot(cas_cluster) == before
+
+
+def test_dry_run_prints_every_step_and_changes_nothing(cas_cluster: LocalCluster, where: dict[str, str]) -> None:
+    before = snapshot(cas_cluster)
+    move = ops(cas_cluster, "cas", "move", SKIP, "--dry-run", "-o", "json")
+    assert move.returncode == 0, move.stderr
+    plan = json.loads(move.stdout)
+    assert plan["dry_run"] and [s["action"] for s in plan["steps"]] == ["cordon", "delete-pod", "wait-cas",
+                                                                      "uncordon"]
+    assert plan["steps"][0]["command"][-2:] == ["cordon", where["node"]]
+    drain = ops(cas_cluster, "node", "drain", where["node"], SKIP, "--dry-run")
+    assert drain.returncode == 0, drain.stderr
+    assert "DRY RUN, nothing changed" in drain.stdout and "--delete-emptydir-data" in drain.stdout
+    assert snapshot(cas_cluster) == before
+
+
+def test_node_drain_of_the_cas_node_moves_cas_first_then_drains(cas_cluster: LocalCluster,
+                                                                where: dict[str, str]) -> None:
+    done = ops(cas_cluster, "node", "drain", where["node"], SKIP, "--timeout", "600")
+    assert done.returncode == 0, done.stderr + done.stdout
+    pod = cas_pod(cas_cluster)
+    assert pod is not None and pod["spec"]["nodeName"] == where["partner"]
+    assert snapshot(cas_cluster)["nodes"][where["node"]][0] is True  # stays cordoned
+    progress = done.stderr
+    assert progress.index("delete pod cas-0") < progress.index(f"drain {where['node']}")
+    left = [p for p in cas_cluster.kubectl_json("get", "pods", "-A")["items"]
+            if p["spec"].get("nodeName") == where["node"]]
+    assert left == []
+
+
+def test_sigterm_during_a_move_uncordons_and_states_where_cas_is(cas_cluster: LocalCluster,
+                                                                 where: dict[str, str]) -> None:
+    proc = subprocess.Popen(ops_argv(cas_cluster, "cas", "move", SKIP), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "wait up to" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait() == 130, "".join(seen) + rest
+    assert "stopped by SIGTERM" in rest and f"uncordoned again: {where['node']}" in rest
+    assert not any(n[0] for n in snapshot(cas_cluster)["nodes"].values())
