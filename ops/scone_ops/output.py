@@ -56,7 +56,9 @@ class Output:
             self.err.print(f"[bold]next step:[/] {escape(err.next_step)}", highlight=False)
 
     def plan(self, plan: Plan, dry_run: bool) -> None:
-        """The steps of a changing command (all of them under --dry-run)."""
+        """The steps of a changing command; in json mode only under --dry-run (a real run's result has them)."""
+        if self.json and not dry_run:
+            return
         def human(console: Console) -> None:
             head = "DRY RUN, nothing changed: " if dry_run else ""
             console.print(f"[bold]{escape(head + plan.title)}[/]", highlight=False)

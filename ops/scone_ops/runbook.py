@@ -38,6 +38,12 @@ def signals_interrupt() -> Iterator[None]:
             signal.signal(s, h)
 
 
+def _ignore_signals() -> None:
+    """Until the surrounding `signals_interrupt` block restores the previous handlers."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+
+
 @dataclass
 class Runbook:
     """Runs one plan against the cluster with bounded waits and progress lines."""
@@ -60,9 +66,11 @@ class Runbook:
                     self.progress(f"[{index}/{len(plan.steps)}] {step.description}")
                     final_node = self._step(step) or final_node
             except SignalStopError as stop:
+                _ignore_signals()  # a second Ctrl-C must not cut the clean-up short
                 state = self._restore()
                 raise OpsError(ExitCode.INTERRUPTED, f"{plan.title}: {stop}", self._check_hint(), state) from None
             except OpsError as err:
+                _ignore_signals()
                 state = self._restore()
                 raise OpsError(err.code if err.code != ExitCode.CLUSTER else ExitCode.FAILED,
                                f"{plan.title}: {err.message}", err.next_step or self._check_hint(), state) from None

@@ -77,7 +77,7 @@ def move(ops: Ops, to: str | None, keep_cordoned: bool, skip_backup_check: bool,
     new_node = runbook.execute(plan)
     left = f"; {check.cas_node} stays cordoned (--keep-cordoned)" if keep_cordoned else ""
     ops.output.result({"moved": True, "from": check.cas_node, "to": new_node, "zone": check.zone,
-                       "kept_cordoned": check.cas_node if keep_cordoned else None},
+                       "kept_cordoned": check.cas_node if keep_cordoned else None, **plan.as_dict()},
                       lambda c: c.print(f"CAS {ops.target.cas_name} is HEALTHY on {new_node} (was {check.cas_node})"
                                         f"{left}", markup=False, highlight=False))
     return int(ExitCode.OK)

@@ -59,7 +59,7 @@ def drain(ops: Ops, node: str, to: str | None, skip_backup_check: bool, timeout:
         return int(ExitCode.OK)
     final = Runbook(ops.kubectl, target, zone, timeout, ops.output.progress).execute(plan)
     where = final or cas_node or "(no CAS pod)"
-    ops.output.result({"drained": node, "cas_node": where, "cas_moved": cas_node == node},
+    ops.output.result({"drained": node, "cas_node": where, "cas_moved": cas_node == node, **plan.as_dict()},
                       lambda c: c.print(f"{node} is drained and stays cordoned; CAS runs on {where}",
                                         markup=False, highlight=False))
     return int(ExitCode.OK)
