@@ -131,3 +131,21 @@ def test_sigterm_during_a_move_uncordons_and_states_where_cas_is(cas_cluster: Lo
     assert proc.wait() == 130, "".join(seen) + rest
     assert "stopped by SIGTERM" in rest and f"uncordoned again: {where['node']}" in rest
     assert not any(n[0] for n in snapshot(cas_cluster)["nodes"].values())
+
+
+def _enclaves(cluster: LocalCluster, node: str, count: str) -> None:
+    patch = {"status": {"allocatable": {"sgx.intel.com/enclave": count}, "capacity": {"sgx.intel.com/enclave": count}}}
+    cluster.kubectl("patch", "node", node, "--subresource=status", "--type=merge", "-p", json.dumps(patch))
+
+
+def test_a_move_that_times_out_uncordons_and_cas_comes_back(cas_cluster: LocalCluster, where: dict[str, str]) -> None:
+    # The partner passes every label check but has no free SGX enclave: the new pod stays Pending.
+    _enclaves(cas_cluster, where["partner"], "0")
+    try:
+        done = ops(cas_cluster, "cas", "move", SKIP, "--timeout", "30")
+    finally:
+        _enclaves(cas_cluster, where["partner"], "20")
+    assert done.returncode == 8, done.stderr
+    assert "was not HEALTHY on another node within 30 s" in done.stderr
+    assert f"uncordoned again: {where['node']}" in done.stderr and "kubectl describe pod cas-0" in done.stderr
+    assert not any(n[0] for n in snapshot(cas_cluster)["nodes"].values())
