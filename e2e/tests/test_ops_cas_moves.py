@@ -149,3 +149,37 @@ def test_a_move_that_times_out_uncordons_and_cas_comes_back(cas_cluster: LocalCl
     assert "was not HEALTHY on another node within 30 s" in done.stderr
     assert f"uncordoned again: {where['node']}" in done.stderr and "kubectl describe pod cas-0" in done.stderr
     assert not any(n[0] for n in snapshot(cas_cluster)["nodes"].values())
+
+
+def test_preflight_upgrade_checks_cas_mobility_and_subnet_headroom(cas_cluster: LocalCluster,
+                                                                   where: dict[str, str]) -> None:
+    nodes = len(snapshot(cas_cluster)["nodes"])
+    roomy = ops(cas_cluster, "node", "preflight-upgrade", "--subnet-cidr", "10.250.0.0/28", "-o", "json")
+    assert roomy.returncode == 0, roomy.stderr
+    report = json.loads(roomy.stdout)
+    assert report["nodes"] == nodes and report["ok"] is True
+    assert {c["check"]: c["ok"] for c in report["checks"]} == {"CAS can move": True, "CAS HEALTHY": True,
+                                                                "subnet headroom": True}
+    tight = ops(cas_cluster, "node", "preflight-upgrade", "--subnet-cidr", "10.250.0.0/30")
+    assert tight.returncode == 6
+    assert f"4 nodes but {nodes} run" in tight.stdout and "scale down" in tight.stdout
+    reminder = ops(cas_cluster, "node", "preflight-upgrade")
+    assert reminder.returncode == 0 and f"{nodes} node(s) run now" in reminder.stdout
+
+
+def test_node_drain_of_another_node_leaves_cas_alone(cas_cluster: LocalCluster, where: dict[str, str]) -> None:
+    before = cas_pod(cas_cluster)
+    done = ops(cas_cluster, "node", "drain", where["other_zone_node"], "-o", "json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["cas_moved"] is False and [s["action"] for s in result["steps"]] == ["cordon", "drain"]
+    after = cas_pod(cas_cluster)
+    assert before is not None and after is not None and after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert snapshot(cas_cluster)["nodes"][where["other_zone_node"]][0] is True
+
+
+def test_node_drain_for_a_stack_without_cas_plans_cordon_and_drain(cas_cluster: LocalCluster,
+                                                                  where: dict[str, str]) -> None:
+    done = ops(cas_cluster, "node", "drain", where["node"], "--dry-run", "-o", "json", stack=("--stack", "edge"))
+    assert done.returncode == 0, done.stderr
+    assert [s["action"] for s in json.loads(done.stdout)["steps"]] == ["cordon", "drain"]

@@ -65,6 +65,13 @@ def read_cas(kubectl: Kubectl, target: StackTarget) -> CasView:
     return CasView(cas=cas, pod=pod, nodes=list(nodes))
 
 
+def read_cluster(kubectl: Kubectl, target: StackTarget) -> CasView:
+    """Like read_cas, but a stack without CAS is a cluster whose nodes need no CAS care."""
+    if target.has_cas:
+        return read_cas(kubectl, target)
+    return CasView(cas=None, pod=None, nodes=list(kubectl.get_json("nodes").get("items") or []))
+
+
 def require_cas_pod(view: CasView, target: StackTarget) -> str:
     """The CAS's node, or NOT_FOUND naming what is missing."""
     if view.cas is None:

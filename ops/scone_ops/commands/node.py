@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from scone_ops.cas_state import health_problem, read_cas
+from scone_ops.cas_state import health_problem, read_cluster
 from scone_ops.context import Ops, changing_options, common_options
 from scone_ops.errors import ExitCode, OpsError
 from scone_ops.moving import check_move
@@ -36,7 +36,7 @@ def drain(ops: Ops, node: str, to: str | None, skip_backup_check: bool, timeout:
     the command succeeds; on failure or signal it is uncordoned again (exit 8 / 130).
     """
     target = ops.target
-    view = read_cas(ops.kubectl, target)
+    view = read_cluster(ops.kubectl, target)
     if not any(n["metadata"]["name"] == node for n in view.nodes):
         raise OpsError(ExitCode.NOT_FOUND, f"node {node} does not exist", "`kubectl get nodes` lists the nodes")
     cas_node, zone = view.node, None
@@ -74,10 +74,12 @@ def preflight_upgrade(ops: Ops, subnet_cidr: str | None) -> int:
     Exit 0 when both hold, 6 when CAS has no other capable node or the subnet is too small.
     """
     target = ops.target
-    view = read_cas(ops.kubectl, target)
+    view = read_cluster(ops.kubectl, target)
     node_count = len(view.nodes)
     checks: list[dict[str, object]] = []
-    if view.node is None:
+    if not target.has_cas:
+        checks.append({"check": "CAS can move", "ok": None, "detail": "this stack runs no CAS (skipCas: true)"})
+    elif view.node is None:
         checks.append({"check": "CAS can move", "ok": False,
                        "detail": f"{target.pod_name} runs on no node; fix that first"})
     else:
