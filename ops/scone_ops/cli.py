@@ -25,9 +25,13 @@ GROUPS = ("cas", "node", "audit", "backup")
 def root() -> None:
     """Day-2 operations of a scone-stack CAS, safe by default.
 
-    Exit codes: 0 ok, 1 internal error, 2 usage, 3 stack file invalid, 4 cluster/kubectl failure,
-    5 not found, 6 refused (unsafe, nothing changed), 7 backup missing/stale/unreadable,
-    8 operation failed (cluster restored to a stated state), 130 interrupted (same).
+    \b
+    Exit codes:
+      0 ok                1 internal error     2 usage              3 stack file invalid
+      4 kubectl failed    5 not found          6 refused (unsafe; nothing changed)
+      7 backup missing, stale or unreadable
+      8 failed mid-way (nodes it cordoned are uncordoned; says where CAS is)
+      130 interrupted (same clean-up)
     """
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from scone_ops.errors import OpsError
 from scone_ops.plan import Plan
@@ -66,7 +67,8 @@ class Output:
                 console.print(f"  {key}: {value}", markup=False, highlight=False)
             table = Table("#", "step", "command")
             for index, step in enumerate(plan.steps, 1):
-                table.add_row(str(index), step.description, " ".join(step.argv) if step.argv else "(reads only)")
+                table.add_row(str(index), Text(step.description),
+                              Text(" ".join(step.argv) if step.argv else "(reads only)"))
             console.print(table)
         self.result({**plan.as_dict(), "dry_run": dry_run}, human)
 
@@ -75,7 +77,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) 
     """A Rich table whose cells are plain text."""
     t = Table(*columns, title=title)
     for row in rows:
-        t.add_row(*(str(cell) for cell in row))
+        t.add_row(*(Text(str(cell)) for cell in row))
     return t
 
 
