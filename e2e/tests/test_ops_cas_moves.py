@@ -14,8 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from e2e.harness.cluster import LocalCluster
-from e2e.tests.ops_cluster import REG, cas_pod, install_healthy_cas, ops, ops_argv, snapshot, steady
+from e2e.harness.cluster import KUBE_VERSION, LocalCluster
+from e2e.harness.fake_nodes import FakeNode
+from e2e.tests.ops_cluster import REG, cas_pod, install_healthy_cas, ops, ops_argv, snapshot, steady, wait
 
 SKIP = "--skip-backup-check"
 
@@ -183,3 +184,24 @@ def test_node_drain_for_a_stack_without_cas_plans_cordon_and_drain(cas_cluster: 
     done = ops(cas_cluster, "node", "drain", where["node"], "--dry-run", "-o", "json", stack=("--stack", "edge"))
     assert done.returncode == 0, done.stderr
     assert [s["action"] for s in json.loads(done.stdout)["steps"]] == ["cordon", "drain"]
+
+
+def test_cas_move_to_a_chosen_node_steers_past_the_other_candidate(cas_cluster: LocalCluster,
+                                                                   where: dict[str, str]) -> None:
+    extra = f"sgx-{where['zone']}-extra"
+    cas_cluster.kubectl_apply(FakeNode(extra, where["zone"], extra_labels={REG: "true"}).manifest(KUBE_VERSION))
+    try:
+        wait(cas_cluster, f"{extra} Ready", lambda: any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in cas_cluster.kubectl_json("get", "node", extra)["status"].get("conditions", [])))
+        done = ops(cas_cluster, "cas", "move", "--to", extra, SKIP, "--timeout", "600", "-o", "json")
+        assert done.returncode == 0, done.stderr
+        steps = [(s["action"], s["node"]) for s in json.loads(done.stdout)["steps"]]
+        assert ("cordon", where["partner"]) in steps and ("uncordon", where["partner"]) in steps
+        pod = cas_pod(cas_cluster)
+        assert pod is not None and pod["spec"]["nodeName"] == extra
+        assert not any(n[0] for n in snapshot(cas_cluster)["nodes"].values())
+        back = ops(cas_cluster, "cas", "move", "--to", where["node"], SKIP, "--timeout", "600")
+        assert back.returncode == 0, back.stderr
+    finally:
+        cas_cluster.kubectl("delete", "node", extra, "--wait=false")
