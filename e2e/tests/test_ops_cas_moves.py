@@ -189,7 +189,8 @@ def test_node_drain_for_a_stack_without_cas_plans_cordon_and_drain(cas_cluster: 
 def test_cas_move_to_a_chosen_node_steers_past_the_other_candidate(cas_cluster: LocalCluster,
                                                                    where: dict[str, str]) -> None:
     extra = f"sgx-{where['zone']}-extra"
-    cas_cluster.kubectl_apply(FakeNode(extra, where["zone"], extra_labels={REG: "true"}).manifest(KUBE_VERSION))
+    node = FakeNode(extra, where["zone"], extra_labels={REG: "true"})
+    cas_cluster.api().create("/api/v1/nodes", node.manifest(KUBE_VERSION))
     try:
         wait(cas_cluster, f"{extra} Ready", lambda: any(
             c["type"] == "Ready" and c["status"] == "True"
