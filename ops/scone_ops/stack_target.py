@@ -92,7 +92,7 @@ def load_spec(path: Path, root: Path = PROJECT_ROOT) -> Any:
     from components.spec_loader import validate_spec  # noqa: PLC0415
 
     if not path.is_file():
-        stacks = sorted(p.name for p in path.parent.glob("Pulumi.*.yaml")) if path.parent.is_dir() else []
+        stacks = sorted(p.name.split(".")[1] for p in path.parent.glob("Pulumi.*.yaml")) if path.parent.is_dir() else []
         raise OpsError(ExitCode.CONFIG, f"stack file {path} does not exist",
                        f"pass --stack with one of: {', '.join(stacks) or '(none found)'}, or --stack-file PATH")
     try:
