@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := $(wildcard constraints.txt requirements.txt requirements-dev.txt backupper/requirements.txt backupper/requirements-dev.txt backupper/pyproject.toml policy/requirements.txt)
+REQUIREMENTS := $(wildcard constraints.txt requirements.txt requirements-dev.txt backupper/requirements.txt backupper/requirements-dev.txt backupper/pyproject.toml ops/requirements.txt ops/pyproject.toml policy/requirements.txt)
 
 .PHONY: demo test venv tools lint unit e2e clean-venv
 
@@ -24,8 +24,8 @@ venv: $(STAMP)
 $(STAMP): $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt -r backupper/requirements-dev.txt $(if $(wildcard policy/requirements.txt),-r policy/requirements.txt)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e backupper
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt -r backupper/requirements-dev.txt -r ops/requirements.txt $(if $(wildcard policy/requirements.txt),-r policy/requirements.txt)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e backupper -e ops
 	@touch $(STAMP)
 
 ## tools: the Pulumi CLI, providers and Kubernetes control plane built from Go modules (cached outside the repo)
@@ -35,7 +35,7 @@ tools:
 ## lint: ruff and mypy over everything we wrote
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy components tools tests backupper/scone_backupper backupper/tests e2e bench policy __main__.py
+	$(VENV)/bin/mypy components tools tests backupper/scone_backupper backupper/tests ops/scone_ops ops/tests e2e bench policy __main__.py
 
 ## unit: the tiers that need no built tools
 unit: venv
