@@ -88,7 +88,7 @@ class BackupBucket(WaitingComponent):
         source = k8s.core.v1.Secret.get(
             "s3-creds-source",
             f"{creds.namespace}/{creds.secret}",
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+            opts=child(self, additional_secret_outputs=["data", "stringData"]),
         )
         return k8s.core.v1.Secret(
             SECRET_NAME,
@@ -103,7 +103,7 @@ class BackupBucket(WaitingComponent):
     def _aws_provider(self, spec: SconeSpec, store: StoreCredentials | None) -> Provider:
         settings = spec.backup.s3
         if settings.endpoint is None:
-            return Provider("aws", region=settings.region, opts=pulumi.ResourceOptions(parent=self))
+            return Provider("aws", region=settings.region, opts=child(self))
         assert store is not None, "validated by the stack: an endpoint needs s3AccessKeyId/s3SecretAccessKey"
         return Provider(
             "s3-compatible",
@@ -116,17 +116,12 @@ class BackupBucket(WaitingComponent):
             skip_requesting_account_id=True,
             skip_metadata_api_check=True,
             skip_region_validation=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child(self),
         )
 
     def _opts(self, provider: Provider, *, data: bool = False) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(
-            parent=self,
-            provider=provider,
-            depends_on=self.waits_for,
-            protect=data or None,
-            retain_on_delete=data or None,
-        )
+        """``child`` options of a bucket resource, through the stack's (or the store's) AWS provider."""
+        return child(self, pulumi.ResourceOptions(provider=provider), data_bearing=data)
 
     def _bucket(self, spec: SconeSpec, provider: Provider) -> s3.Bucket:
         name = spec.backup.s3.bucketName
@@ -201,7 +196,7 @@ class BackupBucket(WaitingComponent):
         key = iam.AccessKey(
             "backupper",
             user=user.name,
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, additional_secret_outputs=["secret"]),
+            opts=child(self, pulumi.ResourceOptions(provider=provider), additional_secret_outputs=["secret"]),
         )
         return pulumi.Output.secret(key.id), pulumi.Output.secret(key.secret)
 
