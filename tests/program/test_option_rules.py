@@ -2,7 +2,7 @@
 
 Walks every registration the engine receives, in every stack file and in the shapes the
 stack files do not show (owner operations with vault, a recovery, an S3-compatible store,
-monitoring): each resource is parented to a component, waits for the stack guard, and
+an existing backupper Secret, monitoring): each resource is parented to a component, waits for the stack guard, and
 what holds data is protected and retained. A new child built without ``options.child``
 breaks one of these, whichever component it is in.
 """
@@ -58,6 +58,7 @@ def shapes(tmp_path: Path) -> Iterator[tuple[str, StackConfig]]:
             },
         ),
     )
+    yield "dev+existing-secret", load_stack_config("dev", overrides={"backup": {"s3": {"useExistingSecret": True}}})
     yield (
         "dev+s3-compatible+monitoring",
         with_secrets(
