@@ -96,7 +96,9 @@ def test_up_uses_the_existing_secret_without_copying_or_storing_it(
     assert outputs["backup"]["bucket"] == "(from the existing Secret)"
 
 
-def test_a_removed_secret_fails_the_next_preview_until_it_is_back(stack: LocalSconeStack, cluster: LocalCluster) -> None:
+def test_a_removed_secret_fails_the_next_preview_until_it_is_back(
+    stack: LocalSconeStack, cluster: LocalCluster
+) -> None:
     assert stack.ws is not None
     cluster.kubectl("delete", "secret", SECRET_NAME, "-n", SERVICES)
     preview = stack.ws.run("preview")
