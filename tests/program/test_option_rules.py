@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
+from components.options import child
+from components.owner.resources import CasVersionGate
 from tests.program.conftest import STACKS
 from tools.mock_engine import Evaluation, Registration, StackConfig, evaluate, load_stack_config, secret_sentinel
 
@@ -158,3 +161,22 @@ def test_everything_that_holds_data_is_protected_and_retained(evaluations: list[
                 assert resource.protect is True and resource.retain_on_delete is True, (label, resource.urn)
                 checked += 1
     assert checked >= len(STACKS)
+
+
+def test_an_owner_resource_outside_a_guarded_component_is_refused() -> None:
+    def build() -> dict[str, Any]:
+        CasVersionGate("loose-gate", {"casName": "cas"}, pulumi.ResourceOptions())
+        return {}
+
+    with pytest.raises(TypeError, match="would not wait for the stack guard"):
+        evaluate(StackConfig("loose", {}, frozenset()), program=build)
+
+
+def test_child_refuses_a_parent_that_is_not_a_waiting_component() -> None:
+    def build() -> dict[str, Any]:
+        plain = pulumi.ComponentResource("test:index:Plain", "plain")
+        child(plain)
+        return {}
+
+    with pytest.raises(TypeError, match="needs a WaitingComponent as parent"):
+        evaluate(StackConfig("plain", {}, frozenset()), program=build)
