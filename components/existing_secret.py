@@ -7,8 +7,11 @@ and in every update) with what to do, instead of a backupper pod stuck on a miss
 
 It only asks whether the Secret exists: ``kubectl get secret`` with its default table output,
 for which the API server sends each row with the object's *metadata* only, so the Secret's
-data never leaves the API server, never reaches this process and never enters state. Its
-inputs and outputs are the Secret's name and namespace.
+``data`` never leaves the API server, and this process reads only the table (name, type,
+number of keys); nothing of it enters state, whose inputs and outputs are the Secret's name
+and namespace. (A Secret written with client-side ``kubectl apply`` repeats its data in the
+``last-applied-configuration`` annotation, which is metadata: the README says to create it
+with ``kubectl create secret``.)
 
 This module is pickled by reference into state: keep its path and class names, and keep it
 free of import side effects.
