@@ -8,7 +8,9 @@ only shows against a real kube-apiserver and the real engine.
 from __future__ import annotations
 
 import base64
+import contextlib
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,21 +33,47 @@ def stack(e2e_tools: Tools, cluster: LocalCluster, tmp_path_factory: pytest.Temp
     return stack
 
 
-def create_existing_secret(cluster: LocalCluster) -> None:
-    """As the README tells a user to: `kubectl create secret generic` (no last-applied annotation)."""
-    cluster.kubectl(
-        "create", "secret", "generic", SECRET_NAME, "-n", SERVICES,
-        "--from-literal=AWS_ACCESS_KEY_ID=AKIAEXISTING",
-        f"--from-literal=AWS_SECRET_ACCESS_KEY={SECRET_VALUE}",
-        "--from-literal=BUCKET_NAME=existing-bucket",
-    )  # fmt: skip
+def ensure_existing_secret(cluster: LocalCluster) -> None:
+    """The namespace and the Secret, created as the README tells a user to: `kubectl create secret
+    generic` (no last-applied annotation); left as they are when they exist."""
+    if cluster.kubectl("get", "namespace", SERVICES, check=False).returncode != 0:
+        cluster.kubectl("create", "namespace", SERVICES)
+    if cluster.kubectl("get", "secret", SECRET_NAME, "-n", SERVICES, check=False).returncode != 0:
+        cluster.kubectl(
+            "create", "secret", "generic", SECRET_NAME, "-n", SERVICES,
+            "--from-literal=AWS_ACCESS_KEY_ID=AKIAEXISTING",
+            f"--from-literal=AWS_SECRET_ACCESS_KEY={SECRET_VALUE}",
+            "--from-literal=BUCKET_NAME=existing-bucket",
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def secret_missing(cluster: LocalCluster) -> Iterator[None]:
+    """The Secret deleted for a while; created again after."""
+    cluster.kubectl("delete", "secret", SECRET_NAME, "-n", SERVICES, "--ignore-not-found")
+    try:
+        yield
+    finally:
+        ensure_existing_secret(cluster)
+
+
+@pytest.fixture(scope="module")
+def installed(stack: LocalSconeStack, cluster: LocalCluster) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stack up with the existing Secret; the Secret as read before and after the `up`."""
+    assert stack.ws is not None
+    ensure_existing_secret(cluster)
+    before = cluster.kubectl_json("get", "secret", SECRET_NAME, "-n", SERVICES)
+    up = stack.ws.run("up", "--yes")
+    assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
+    return before, cluster.kubectl_json("get", "secret", SECRET_NAME, "-n", SERVICES)
 
 
 def test_preview_fails_naming_the_missing_secret_and_how_to_create_it(
     stack: LocalSconeStack, cluster: LocalCluster
 ) -> None:
     assert stack.ws is not None
-    preview = stack.ws.run("preview")
+    with secret_missing(cluster):
+        preview = stack.ws.run("preview")
     assert preview.returncode != 0, preview.output[-6000:]
     assert f"the Secret {SECRET_NAME} does not exist in namespace {SERVICES}" in preview.output, preview.output
     assert "kubectl create secret generic" in preview.output
@@ -53,8 +81,7 @@ def test_preview_fails_naming_the_missing_secret_and_how_to_create_it(
 
 
 def test_the_existence_check_never_receives_the_secret_data(cluster: LocalCluster) -> None:
-    cluster.kubectl("create", "namespace", SERVICES)
-    create_existing_secret(cluster)
+    ensure_existing_secret(cluster)
     query = existence_query(SECRET_NAME, SERVICES, str(cluster.tools.kubectl))
     # -v=9 logs every request header and the whole response body.
     result = cluster.kubectl(*query[1:], "-v=9", check=False)
@@ -69,13 +96,10 @@ def test_the_existence_check_never_receives_the_secret_data(cluster: LocalCluste
 
 
 def test_up_uses_the_existing_secret_without_copying_or_storing_it(
-    stack: LocalSconeStack, cluster: LocalCluster
+    stack: LocalSconeStack, cluster: LocalCluster, installed: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
     assert stack.ws is not None
-    before = cluster.kubectl_json("get", "secret", SECRET_NAME, "-n", SERVICES)
-    up = stack.ws.run("up", "--yes")
-    assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
-    after = cluster.kubectl_json("get", "secret", SECRET_NAME, "-n", SERVICES)
+    before, after = installed
     assert after["data"] == before["data"]
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]  # never written
     pod = cluster.kubectl_json("get", "deployment", "scone-cas-db-backupper", "-n", SERVICES)["spec"]["template"]
@@ -92,13 +116,12 @@ def test_up_uses_the_existing_secret_without_copying_or_storing_it(
 
 
 def test_a_removed_secret_fails_the_next_preview_until_it_is_back(
-    stack: LocalSconeStack, cluster: LocalCluster
+    stack: LocalSconeStack, cluster: LocalCluster, installed: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
     assert stack.ws is not None
-    cluster.kubectl("delete", "secret", SECRET_NAME, "-n", SERVICES)
-    preview = stack.ws.run("preview")
+    with secret_missing(cluster):
+        preview = stack.ws.run("preview")
     assert preview.returncode != 0
     assert f"the Secret {SECRET_NAME} does not exist in namespace {SERVICES}" in preview.output
-    create_existing_secret(cluster)
     again = stack.ws.run("preview")
     assert again.returncode == 0, again.output[-6000:]
