@@ -1,10 +1,13 @@
 """BackupBucket: where CAS database backups live, and the Secret the backupper reads.
 
-Two ways, as in the guide:
+Three ways, as in the guide:
 
 - ``backup.s3Creds`` set: an existing bucket. Its Secret is copied into the services
   namespace as ``s3-bucket-scone-cas-db-backupper``; no bucket is created.
-- ``backup.s3Creds`` empty: this stack creates the bucket (pulumi-aws v7 resources) with
+- ``backup.s3.useExistingSecret``: the Secret ``s3-bucket-scone-cas-db-backupper`` already in the
+  services namespace is used as it is: no bucket, no copy; its existence is checked in preview
+  (``components.existing_secret``) without reading its data.
+- otherwise: this stack creates the bucket (pulumi-aws v7 resources) with
   versioning, encryption, public access blocked and a lifecycle rule. On AWS the
   backupper gets an IAM user whose policy reaches only that bucket; on an S3-compatible
   store (``backup.s3.endpoint``) it gets the configured secret keys.
@@ -26,6 +29,7 @@ from pulumi_aws import iam, s3
 from pulumi_aws._inputs import ProviderEndpointArgs
 from pulumi_aws.provider import Provider
 
+from components.existing_secret import ExistingSecretCheck
 from components.operator import MANAGED_BY
 from components.options import WaitingComponent, child
 from components.spec import SconeSpec
@@ -44,9 +48,10 @@ class StoreCredentials:
 
 
 class BackupBucket(WaitingComponent):
-    """The backup bucket (unless s3Creds is given) and the backupper's S3 Secret."""
+    """The backup bucket (unless s3Creds or useExistingSecret is given) and the backupper's S3 Secret."""
 
-    secret: k8s.core.v1.Secret
+    #: What the backupper waits for: the Secret, or the check that the existing one is there.
+    secret: pulumi.Resource
     bucket: s3.Bucket | None = None
     bucket_name: pulumi.Output[str]
 
@@ -59,7 +64,10 @@ class BackupBucket(WaitingComponent):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("scone:index:BackupBucket", name, waits_for, opts)
-        if spec.backup.s3Creds is not None:
+        if spec.backup.s3.useExistingSecret:
+            self.secret = ExistingSecretCheck("existing-s3-secret", SECRET_NAME, spec.namespaces.services, child(self))
+            self.bucket_name = pulumi.Output.from_input("(from the existing Secret)")
+        elif spec.backup.s3Creds is not None:
             self.secret = self._copied_secret(spec)
             self.bucket_name = pulumi.Output.from_input("(from backup.s3Creds)")
         else:
@@ -88,7 +96,7 @@ class BackupBucket(WaitingComponent):
         source = k8s.core.v1.Secret.get(
             "s3-creds-source",
             f"{creds.namespace}/{creds.secret}",
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+            opts=child(self, additional_secret_outputs=["data", "stringData"]),
         )
         return k8s.core.v1.Secret(
             SECRET_NAME,
@@ -103,7 +111,7 @@ class BackupBucket(WaitingComponent):
     def _aws_provider(self, spec: SconeSpec, store: StoreCredentials | None) -> Provider:
         settings = spec.backup.s3
         if settings.endpoint is None:
-            return Provider("aws", region=settings.region, opts=pulumi.ResourceOptions(parent=self))
+            return Provider("aws", region=settings.region, opts=child(self))
         assert store is not None, "validated by the stack: an endpoint needs s3AccessKeyId/s3SecretAccessKey"
         return Provider(
             "s3-compatible",
@@ -116,17 +124,12 @@ class BackupBucket(WaitingComponent):
             skip_requesting_account_id=True,
             skip_metadata_api_check=True,
             skip_region_validation=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child(self),
         )
 
     def _opts(self, provider: Provider, *, data: bool = False) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(
-            parent=self,
-            provider=provider,
-            depends_on=self.waits_for,
-            protect=data or None,
-            retain_on_delete=data or None,
-        )
+        """``child`` options of a bucket resource, through the stack's (or the store's) AWS provider."""
+        return child(self, pulumi.ResourceOptions(provider=provider), data_bearing=data)
 
     def _bucket(self, spec: SconeSpec, provider: Provider) -> s3.Bucket:
         name = spec.backup.s3.bucketName
@@ -201,7 +204,7 @@ class BackupBucket(WaitingComponent):
         key = iam.AccessKey(
             "backupper",
             user=user.name,
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, additional_secret_outputs=["secret"]),
+            opts=child(self, pulumi.ResourceOptions(provider=provider), additional_secret_outputs=["secret"]),
         )
         return pulumi.Output.secret(key.id), pulumi.Output.secret(key.secret)
 

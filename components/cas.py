@@ -82,8 +82,7 @@ class Cas(WaitingComponent):
             spec=cas_cr_spec(spec),
             opts=child(
                 self,
-                protect=True,
-                retain_on_delete=True,
+                data_bearing=True,
                 ignore_changes=frozen(not spec.manages_services, OBJECT_INPUTS) or OWNER_MANAGED_PATHS,
             ),
         )

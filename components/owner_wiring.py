@@ -53,7 +53,8 @@ def owner_gate(spec: SconeSpec, secrets: StackSecrets, guard: pulumi.Resource) -
         management_state=spec.managementState,
         dcap_key=secrets.dcap_key,
     )
-    return OwnerParts(CasOwner("cas-owner", args, pulumi.ResourceOptions(depends_on=[guard])))
+    # Passed as ``waits_for``, not as ``depends_on`` of the component: only that reaches every owner resource.
+    return OwnerParts(CasOwner("cas-owner", args, waits_for=[guard]))
 
 
 def owner_operations(parts: OwnerParts, cas_cr: pulumi.Resource) -> OwnerParts:

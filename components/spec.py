@@ -105,6 +105,24 @@ class S3StoreSettings(StrictModel):
         default=False,
         description="Use path-style addressing (most S3-compatible stores need it).",
     )
+    useExistingSecret: bool = Field(  # noqa: N815
+        default=False,
+        description="Use the Secret s3-bucket-scone-cas-db-backupper that already exists in the services"
+        " namespace (keys as the backupper reads them): no bucket is created and no Secret is copied; the"
+        " preview fails when it is missing. Excludes s3Creds and the other s3 settings.",
+    )
+
+    @model_validator(mode="after")
+    def _existing_secret_alone(self) -> S3StoreSettings:
+        if self.useExistingSecret:
+            others = sorted(self.model_fields_set - {"useExistingSecret"})
+            if others:
+                raise ValueError(
+                    f"useExistingSecret cannot be combined with {', '.join('backup.s3.' + key for key in others)}:"
+                    " the existing Secret already names the bucket and its store; remove those keys or set"
+                    " useExistingSecret to false"
+                )
+        return self
 
     @model_validator(mode="after")
     def _endpoint_is_url(self) -> S3StoreSettings:
@@ -141,6 +159,15 @@ class BackupSpec(StrictModel):
         description="Backupper image. Empty means <images.repository>/<images.prefix>scone-cas-db-backupper:"
         "<serviceVersion>.",
     )
+
+    @model_validator(mode="after")
+    def _one_secret_source(self) -> BackupSpec:
+        if self.s3Creds is not None and self.s3.useExistingSecret:
+            raise ValueError(
+                "s3Creds cannot be combined with backup.s3.useExistingSecret: s3Creds copies its Secret over"
+                " s3-bucket-scone-cas-db-backupper, useExistingSecret uses the one already there; keep one"
+            )
+        return self
 
     @model_validator(mode="after")
     def _ranges(self) -> BackupSpec:

@@ -18,12 +18,14 @@ Why this shape (dependency order is the point):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
+from components.options import WaitingComponent, child
 from components.owner.config import OwnerSettings, expand_dir
 from components.owner.resources import CasProvisioning, CasRecovery, CasUpgrade, CasVersionGate, VaultProvisioning
 
@@ -71,8 +73,13 @@ def identity_backup_warning(settings: OwnerSettings) -> str | None:
     return None
 
 
-class CasOwner(pulumi.ComponentResource):
-    """The CAS owner's operations for one CAS: upgrade gate, provisioning, recovery, vault."""
+class CasOwner(WaitingComponent):
+    """The CAS owner's operations for one CAS: upgrade gate, provisioning, recovery, vault.
+
+    Every owner resource is built with ``options.child``, so each waits for ``waits_for`` (the
+    stack guard): no backup, upgrade, provisioning, recovery or vault runs on a change the guard
+    refuses.
+    """
 
     upgrade_gate: CasVersionGate
     public_keys: pulumi.Output[Any]
@@ -80,8 +87,14 @@ class CasOwner(pulumi.ComponentResource):
     backup_path: pulumi.Output[Any]
     backup_sha256: pulumi.Output[Any]
 
-    def __init__(self, name: str, args: CasOwnerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("scone:index:CasOwner", name, None, opts)
+    def __init__(
+        self,
+        name: str,
+        args: CasOwnerArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        waits_for: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        super().__init__("scone:index:CasOwner", name, waits_for, opts)
         settings = args.settings
         if len(args.cas_name) > MAX_CAS_NAME:
             raise ValueError(
@@ -96,7 +109,6 @@ class CasOwner(pulumi.ComponentResource):
                 f"({', '.join(args.supported_versions)}): pick a supported version"
             )
         managed = args.management_state == "Managed"
-        child = pulumi.ResourceOptions(parent=self)
 
         if settings.enabled:
             if not settings.target_path.is_dir():
@@ -120,13 +132,13 @@ class CasOwner(pulumi.ComponentResource):
         upgrade: CasUpgrade | None = None
         recovery: CasRecovery | None = None
         if settings.enabled and managed:
-            upgrade = CasUpgrade(f"{name}-cas-upgrade", common, child)
+            upgrade = CasUpgrade(f"{name}-cas-upgrade", common, child(self))
             gate_deps.append(upgrade)
         if settings.enabled and not managed and settings.recovery.snapshot_dir:
             recovery = CasRecovery(
                 f"{name}-cas-recovery",
                 {**common, "snapshotDir": str(expand_dir(settings.recovery.snapshot_dir))},
-                child,
+                child(self),
             )
             gate_deps.append(recovery)
 
@@ -139,7 +151,7 @@ class CasOwner(pulumi.ComponentResource):
                 "ownerManaged": settings.enabled,
                 "kubectl": args.kubectl,
             },
-            pulumi.ResourceOptions(parent=self, depends_on=gate_deps),
+            child(self, depends_on=gate_deps),
         )
         self._name, self._args, self._common = name, args, common
         self._upgrade, self._recovery = upgrade, recovery
@@ -164,9 +176,7 @@ class CasOwner(pulumi.ComponentResource):
         args, settings = self._args, self._args.settings
         if settings.enabled and args.management_state == "Managed":
             deps: list[pulumi.Resource] = [self.upgrade_gate] + ([cas_cr] if cas_cr is not None else [])
-            provisioning = CasProvisioning(
-                f"{self._name}-cas-provisioning", self._common, pulumi.ResourceOptions(parent=self, depends_on=deps)
-            )
+            provisioning = CasProvisioning(f"{self._name}-cas-provisioning", self._common, child(self, depends_on=deps))
             self.public_keys = provisioning.public_keys
             # The gate reads CAS before it exists on a first install; provisioning reads it after.
             self.cas_version = pulumi.Output.all(provisioning.cas_version, self.upgrade_gate.cas_version).apply(
@@ -176,7 +186,7 @@ class CasOwner(pulumi.ComponentResource):
                 VaultProvisioning(
                     f"{self._name}-vault-{settings.vault.name}",
                     {**self._common, "vaultName": settings.vault.name},
-                    pulumi.ResourceOptions(parent=self, depends_on=[provisioning]),
+                    child(self, depends_on=[provisioning]),
                 )
         self.register_outputs(
             {

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from components.options import WaitingComponent
 from components.owner.providers import (
     CasProvisioningProvider,
     CasRecoveryProvider,
@@ -40,6 +41,12 @@ class _OwnerResource(Resource):
 
 
 def _opts(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """The caller's options (built by ``options.child``, so they wait for the stack guard) plus ours."""
+    if opts is None or not isinstance(opts.parent, WaitingComponent):
+        raise TypeError(
+            "an owner resource needs the options of components.options.child(<its CasOwner>): without them it"
+            " would not wait for the stack guard"
+        )
     return pulumi.ResourceOptions.merge(
         opts or pulumi.ResourceOptions(), pulumi.ResourceOptions(additional_secret_outputs=_SECRET_OUTPUTS)
     )

@@ -57,10 +57,13 @@ SCENARIOS: dict[str, tuple[str, list[Any]]] = {
         [stack_config(STACK, backup=prod_backup(interval=7200, retention=7, minKeep=2))],
     ),
     "unmanaged": ("recover CAS", [stack_config(STACK, managementState="Unmanaged")]),
-    "unprotect-cas": ("code: CAS not protected", [code("components/cas.py", "protect=True", "protect=False")]),
+    "unprotect-cas": (
+        "code: CAS not protected",
+        [code("components/cas.py", "data_bearing=True,", "protect=False, retain_on_delete=True,")],
+    ),
     "unretain-cas": (
         "code: CAS not retained",
-        [code("components/cas.py", "retain_on_delete=True", "retain_on_delete=False")],
+        [code("components/cas.py", "data_bearing=True,", "protect=True, retain_on_delete=False,")],
     ),
     "monitoring-off": ("no monitoring in prod", [stack_config(STACK, monitoring={"enabled": False})]),
     "invalid": ("typo in a key", [stack_config(STACK, backup=prod_backup(intervall=7200))]),
