@@ -228,6 +228,7 @@ def evaluate(
     logger = logging.getLogger(f"scone-mock-{id(handler)}")
     logger.addHandler(handler)
     logger.propagate = False
+    logger.setLevel(logging.INFO)  # the CLI shows info diagnostics too (e.g. the CAS placement report)
     # A fresh root Stack resource per evaluation: set_mocks only creates one when none exists,
     # and a leftover root from an earlier evaluation would parent this stack's resources.
     pulumi.runtime.settings.ROOT.set(None)

@@ -23,7 +23,9 @@ def evaluate_stack() -> Evaluate:
     ``cluster`` is what the program reads of the live cluster; without it, no cluster (offline).
     """
 
-    def run(stack: str = "dev", preview: bool = False, cluster: ClusterView | None = None, **overrides: Any) -> Evaluation:
+    def run(
+        stack: str = "dev", preview: bool = False, cluster: ClusterView | None = None, **overrides: Any
+    ) -> Evaluation:
         return evaluate(load_stack_config(stack, overrides=overrides), preview=preview, cluster=cluster)
 
     return run

@@ -81,3 +81,14 @@ def running_cas(
         volume_zones={(name, NAMESPACE): "zone-a"},
         node_list=nodes,
     )
+
+
+def bare_sgx_cluster(node_labels: dict[str, str] | None = None) -> FakeClusterView:
+    """No CAS yet; two capable SGX nodes (with ``node_labels``) in each of zone-a and zone-b: a first install."""
+    nodes = [sgx_node(name, f"zone-{name[4]}") for name in NODE_NAMES]
+    return FakeClusterView(
+        node_list=[Node(n.name, {**n.labels, **(node_labels or {})}, n.unschedulable) for n in nodes]
+    )
+
+
+NODE_NAMES = ("sgx-a1", "sgx-a2", "sgx-b1", "sgx-b2")

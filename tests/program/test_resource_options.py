@@ -234,6 +234,7 @@ def test_monitoring_alerts_on_operator_cas_and_backups(evaluate_stack: Evaluate)
     assert set(alerts) == {
         "SconeOperatorDown",
         "SconeCasNotHealthy",
+        "SconeCasTooFewNodesInZone",
         "SconeCasBackupTooOld",
         "SconeCasBackupperFailing",
     }
