@@ -1,8 +1,9 @@
 """The two decisions the program takes from the live cluster while it is evaluated (preview too).
 
-- ``keeps_cas_protection``: the services namespace, the operator release and the destroy guard
-  stay protected while the stack declares a CAS *or* any CAS CR lives in the services
-  namespace, or the cluster cannot be read (then a CAS may exist: fail safe).
+- ``keeps_cas_protection``: the services namespace and the operator release stay protected
+  while the stack declares a CAS *or* any CAS CR lives in the services namespace, or the
+  cluster cannot be read (then a CAS may exist: fail safe). The destroy guard's delete makes
+  the same read itself at destroy time and refuses.
 - ``check_cas_placement``: the CAS must have ``cas.minCapableNodesInZone`` nodes in its zone
   that can take it over; fewer fails a Managed stack's preview (``cas.placementCheck``).
 """
@@ -29,13 +30,13 @@ def keeps_cas_protection(spec: SconeSpec, view: ClusterView) -> bool:
     if presence.names is None:
         pulumi.log.warn(
             f"could not read the CAS custom resources in namespace '{namespace}' ({presence.problem}); a CAS may"
-            " exist there, so the services namespace, the operator release and the destroy guard stay protected"
+            " exist there, so the services namespace and the operator release stay protected"
         )
     elif presence.names and not spec.has_cas:
         pulumi.log.warn(
             f"CAS {', '.join(presence.names)} still run(s) in namespace '{namespace}' although this stack declares"
-            " none (skipCas): the services namespace, the operator release and the destroy guard stay protected and"
-            " `pulumi destroy` is refused while it runs. " + cas_removal_steps(presence.names, namespace)
+            " none (skipCas): the services namespace and the operator release stay protected and `pulumi"
+            " destroy` is refused (by the destroy guard) while it runs. " + cas_removal_steps(presence.names, namespace)
         )
     return spec.has_cas or presence.may_exist
 

@@ -79,18 +79,22 @@ def build_stack(spec: SconeSpec, secrets: StackSecrets, cluster: ClusterView) ->
     if spec.monitoring.enabled:
         monitoring = Monitoring("monitoring", spec, waits_for=[guard, operator.release])
     everything = [guard, operator, services, cas, owner.owner if owner else None, bucket, backupper, monitoring]
-    destroy_guard(spec, [resource for resource in everything if resource is not None], protect_cas)
+    destroy_guard(spec, [resource for resource in everything if resource is not None])
     return SconeStack(spec, guard, operator, services, cas, owner, bucket, backupper, monitoring)
 
 
-def destroy_guard(spec: SconeSpec, everything: list[pulumi.Resource], protect_cas: bool) -> DestroyGuard:
-    """The first delete of a ``pulumi destroy``: protected while a CAS may exist, and its delete reads
-    the cluster and refuses while any CAS CR lives in the services namespace, so nothing goes."""
+def destroy_guard(spec: SconeSpec, everything: list[pulumi.Resource]) -> DestroyGuard:
+    """The first delete of a ``pulumi destroy``, so that a refusal deletes nothing.
+
+    Protected while the stack declares a CAS. Whatever the stack declares, its delete reads the
+    cluster and refuses, with the explicit removal steps, while any CAS CR lives in the services
+    namespace: a CAS the stack forgot is met with those steps, not a bare "protected".
+    """
     cas = f"{spec.cas.name} in {spec.namespaces.services}" if spec.has_cas else None
     return DestroyGuard(
         "destroy-guard",
         {"protects": cas, "servicesNamespace": spec.namespaces.services},
-        pulumi.ResourceOptions(depends_on=everything, protect=protect_cas),
+        pulumi.ResourceOptions(depends_on=everything, protect=spec.has_cas),
     )
 
 

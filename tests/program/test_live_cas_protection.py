@@ -35,13 +35,14 @@ def _protected(evaluation: Evaluation) -> dict[str, bool]:
     }
 
 
-def test_a_forgotten_cas_that_still_runs_keeps_namespace_release_and_destroy_guard_protected(
+def test_a_forgotten_cas_that_still_runs_keeps_namespace_and_release_protected(
     evaluate_stack: Evaluate,
 ) -> None:
     evaluation = evaluate_stack("dev", preview=True, cluster=running_cas(), **FORGOTTEN)
     assert evaluation.error is None, evaluation.error
     assert evaluation.by_type("kubernetes:services.scone.cloud/v1beta1:CAS") == []
-    assert _protected(evaluation) == {"namespace": True, "release": True, "guard": True}
+    # The guard is left to its delete, which reads the cluster and refuses with the steps (below).
+    assert _protected(evaluation) == {"namespace": True, "release": True, "guard": False}
     warning = next(line for line in evaluation.logs if "still run" in line)
     assert "kubectl delete cas cas -n osc-scone-system" in warning
     assert "--local-backup" in warning
@@ -58,7 +59,7 @@ def test_a_forgotten_cas_that_is_gone_releases_the_protection_but_not_the_retent
 
 def test_any_cas_cr_in_the_services_namespace_counts_not_only_the_stacks_own(evaluate_stack: Evaluate) -> None:
     other = FakeClusterView(cas_crs={("other-cas", NAMESPACE): CasFacts(version="5.8.0", provisioned=True)})
-    assert _protected(evaluate_stack("edge", cluster=other)) == {"namespace": True, "release": True, "guard": True}
+    assert _protected(evaluate_stack("edge", cluster=other)) == {"namespace": True, "release": True, "guard": False}
     elsewhere = FakeClusterView(cas_crs={("cas", "somewhere-else"): CasFacts(version="5.8.0", provisioned=True)})
     assert _protected(evaluate_stack("edge", cluster=elsewhere))["release"] is False
 
@@ -70,7 +71,7 @@ def test_an_unreadable_cluster_keeps_the_protection_and_says_so(
     evaluate_stack: Evaluate, cluster: FakeClusterView | OfflineView
 ) -> None:
     evaluation = evaluate_stack("edge", cluster=cluster)
-    assert _protected(evaluation) == {"namespace": True, "release": True, "guard": True}
+    assert _protected(evaluation) == {"namespace": True, "release": True, "guard": False}
     assert any("could not read the CAS custom resources" in line for line in evaluation.logs), evaluation.logs
 
 
