@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from typing import Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from components.live_cluster import ClusterView, KubectlView, cas_presence
 from components.provider_errors import UserFacingError, user_facing_errors
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing the runtime
@@ -101,23 +103,69 @@ class StackGuardProvider(ResourceProvider):
         return None
 
 
+def cas_removal_steps(names: Sequence[str], namespace: str) -> str:
+    """The explicit, documented steps that remove CAS on purpose (the only way it ever goes)."""
+    listed = ", ".join(names) or "<cas>"
+    first = names[0] if names else "<cas>"
+    return (
+        f"To remove CAS {listed} on purpose: (1) back each one up: `kubectl provision cas {first} -n {namespace}"
+        " --local-backup` and check the S3 sets with `scone-backupper list`; (2) delete it and its volumes:"
+        f" `kubectl delete cas {first} -n {namespace}` and `kubectl delete pvc database-{first}-0"
+        f" database-snapshots-{first}-0 -n {namespace}`; (3) run `pulumi destroy` again. The services namespace"
+        " and the operator release are retained by a destroy; remove them afterwards with `kubectl delete"
+        f" namespace {namespace}` and `helm uninstall <release> -n <operator namespace>` (which deletes the SCONE"
+        " CRDs)."
+    )
+
+
 @user_facing_errors
 class DestroyGuardProvider(ResourceProvider):
-    """Holds nothing; it exists to be protected and to be the first thing a destroy deletes."""
+    """The first delete of a ``pulumi destroy``; refuses while any CAS CR lives in the services namespace.
+
+    ``pulumi destroy`` does not run the program, so the stack's declarations cannot tell it that
+    a CAS the stack forgot (``skipCas`` + ``cas.removeFromStack``) still runs. ``delete`` reads the
+    cluster itself (read-only) and refuses while a CAS CR exists there, or while it cannot tell.
+    ``cluster`` is for tests; the state never pickles a view (None in every declared guard).
+    """
 
     serialize_as_secret_always = False
+
+    def __init__(self, cluster: ClusterView | None = None) -> None:
+        super().__init__()
+        self.cluster = cluster
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_="scone-destroy-guard", outs=props)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=_olds.get("protects") != _news.get("protects"), replaces=[])
+        changed = any(_olds.get(key) != _news.get(key) for key in ("protects", "servicesNamespace"))
+        return DiffResult(changes=changed, replaces=[])
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(outs=_news)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        return None
+        namespace = _props.get("servicesNamespace")
+        if not namespace:
+            raise UserFacingError(
+                "the destroy guard does not know the services namespace it must check for CAS (its state predates"
+                " that check): run `pulumi up` once, then `pulumi destroy` again"
+            )
+        presence = cas_presence(getattr(self, "cluster", None) or KubectlView(), str(namespace))
+        if presence.names is None:
+            raise UserFacingError(
+                f"pulumi destroy refused: could not read the CAS custom resources in namespace '{namespace}'"
+                f" ({presence.problem}), so a CAS may still run there and a destroy could take its namespace and"
+                " the SCONE CRDs with it. Make the cluster reachable with kubectl (KUBECONFIG) and run `pulumi"
+                " destroy` again."
+            )
+        if presence.names:
+            raise UserFacingError(
+                f"pulumi destroy refused: CAS {', '.join(presence.names)} still exist(s) in namespace '{namespace}'"
+                " (the trust anchor of every confidential workload; a stack with skipCas and cas.removeFromStack"
+                " forgets its CAS but the CAS keeps running). Nothing was deleted. "
+                + cas_removal_steps(presence.names, str(namespace))
+            )
 
 
 CERT_MANAGER_CRDS = ("certificates.cert-manager.io", "issuers.cert-manager.io")

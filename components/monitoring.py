@@ -10,6 +10,7 @@ metric names are not documented. Backup freshness comes from the backupper's met
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,16 +18,91 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.backupper import APP as BACKUPPER
+from components.live_cluster import ZONE_LABEL
 from components.operator import MANAGED_BY
 from components.options import WaitingComponent, child
+from components.placement import CAPABLE_LABELS, registration_label
 from components.spec import SconeSpec
 
 OPERATOR_METRICS_SERVICE = "scone-controller-manager-metrics-service"
 
 
+#: Node labels the CAS placement alert reads through kube-state-metrics' ``kube_node_labels``.
+#: kube-state-metrics exports none by default: allow them with
+#: ``--metric-labels-allowlist=nodes=[<these>,<registration_label>]`` (README: Monitoring).
+PLACEMENT_NODE_LABELS: tuple[str, ...] = (ZONE_LABEL, *CAPABLE_LABELS)
+
+
+def ksm_label(key: str) -> str:
+    """The Prometheus label kube-state-metrics makes of a Kubernetes label key (``label_`` + sanitised)."""
+    return "label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+
+def node_label_allowlist(spec: SconeSpec) -> str:
+    """The kube-state-metrics flag that exports the node labels the placement alert needs."""
+    keys = [*PLACEMENT_NODE_LABELS, registration_label(spec.cas.name, spec.namespaces.services, spec.serviceVersion)]
+    return f"--metric-labels-allowlist=nodes=[{','.join(keys)}]"
+
+
+def cas_pod_not_ready_rule(spec: SconeSpec) -> dict[str, Any]:
+    """The CAS pod has not been Ready for 10 minutes (or is gone)."""
+    ns, cas = spec.namespaces.services, spec.cas.name
+    return {
+        "alert": "SconeCasNotHealthy",
+        "expr": f'max(kube_pod_status_ready{{namespace="{ns}", pod="{cas}-0", condition="true"}}) < 1'
+        f' or absent(kube_pod_status_ready{{namespace="{ns}", pod="{cas}-0"}})',
+        "for": "10m",
+        "labels": {"severity": "critical"},
+        "annotations": {
+            "summary": f"CAS {cas} is not HEALTHY",
+            "description": f"Pod {cas}-0 in {ns} has not been ready for 10 minutes. Check"
+            f" `kubectl get cas {cas} -n {ns}` (README: Moving CAS between nodes).",
+            "runbook": f"1. `kubectl get cas {cas} -n {ns}` and `kubectl describe pod {cas}-0 -n {ns}`: is the pod"
+            " Pending (no node can host it: see SconeCasTooFewNodesInZone), crash-looping (`kubectl logs"
+            f" {cas}-0 -n {ns}`), or failing its probes? 2. Pending: its volume pins it to one zone; uncordon or add"
+            " a registered SGX node in that zone. 3. Never delete the CAS CR or its PVCs to 'repair' it: that loses"
+            " the database; restore from a backup only through the documented recovery (README: Operations,"
+            " Recovery).",
+        },
+    }
+
+
+def too_few_cas_nodes_rule(spec: SconeSpec) -> dict[str, Any]:
+    """Fewer than ``cas.minCapableNodesInZone`` nodes in the CAS's zone could take the CAS over."""
+    ns, cas, minimum = spec.namespaces.services, spec.cas.name, spec.cas.minCapableNodesInZone
+    zone = ksm_label(ZONE_LABEL)
+    wanted = {**CAPABLE_LABELS, registration_label(cas, ns, spec.serviceVersion): "true"}
+    selector = ", ".join(f'{ksm_label(key)}="{value}"' for key, value in wanted.items())
+    cas_pod = f'kube_pod_info{{namespace="{ns}", pod="{cas}-0"}}'
+    cas_zone = f"max by ({zone}) (kube_node_labels * on(node) group_left() max by (node) ({cas_pod}))"
+    capable = (
+        f"kube_node_labels{{{selector}}} * on(node) group_left() max by (node) (kube_node_spec_unschedulable == 0)"
+    )
+    return {
+        "alert": "SconeCasTooFewNodesInZone",
+        "expr": f"(count({capable} * on({zone}) group_left() {cas_zone}) or on() vector(0)) < {minimum}"
+        f" and on() count({cas_pod}) > 0",
+        "for": "15m",
+        "labels": {"severity": "critical"},
+        "annotations": {
+            "summary": f"Fewer than {minimum} nodes in the zone of CAS {cas} could take it over",
+            "description": f"Fewer than {minimum} schedulable nodes in the zone of pod {cas}-0 ({ns}) are"
+            f" registered for CAS {cas} and labelled {', '.join(f'{k}=true' for k in CAPABLE_LABELS)}. The CAS"
+            " database opens only on registered nodes and its volume stays in its zone: losing the CAS node"
+            " loses the database.",
+            "runbook": f"1. Find the zone: `kubectl get pod {cas}-0 -n {ns} -o wide` and `kubectl get nodes -L"
+            f" {ZONE_LABEL}`. 2. List the nodes there that could host CAS (the preview prints them as 'CAS"
+            " placement'). 3. Uncordon a cordoned one, or add SGX nodes in that zone; the CAS backup controller"
+            " registers new nodes itself (watch `kubectl get cas` MIGRATION reach N/N). 4. Do not drain or remove"
+            " the CAS node until the alert clears. (An unprovisioned CAS has no registered node yet: provision it.)"
+            f" Needs kube-state-metrics with {node_label_allowlist(spec)}.",
+        },
+    }
+
+
 def alert_rules(spec: SconeSpec) -> list[dict[str, Any]]:
-    """PrometheusRule alerts: operator down, CAS not healthy, backups stale or failing."""
-    ns_ops, ns_svc, cas = spec.namespaces.operator, spec.namespaces.services, spec.cas.name
+    """PrometheusRule alerts: operator down, CAS not healthy, too few nodes for CAS, backups stale or failing."""
+    ns_ops, ns_svc = spec.namespaces.operator, spec.namespaces.services
     stale_after = 2 * spec.backup.interval
     rules: list[dict[str, Any]] = [
         {
@@ -42,20 +118,7 @@ def alert_rules(spec: SconeSpec) -> list[dict[str, Any]]:
         }
     ]
     if spec.has_cas:
-        rules.append(
-            {
-                "alert": "SconeCasNotHealthy",
-                "expr": f'max(kube_pod_status_ready{{namespace="{ns_svc}", pod="{cas}-0", condition="true"}}) < 1'
-                f' or absent(kube_pod_status_ready{{namespace="{ns_svc}", pod="{cas}-0"}})',
-                "for": "10m",
-                "labels": {"severity": "critical"},
-                "annotations": {
-                    "summary": f"CAS {cas} is not HEALTHY",
-                    "description": f"Pod {cas}-0 in {ns_svc} has not been ready for 10 minutes. Check"
-                    f" `kubectl get cas {cas} -n {ns_svc}` (README: Moving CAS between nodes).",
-                },
-            }
-        )
+        rules.extend([cas_pod_not_ready_rule(spec), too_few_cas_nodes_rule(spec)])
     if spec.backup.enabled and spec.has_cas:
         rules.extend(
             [

@@ -2,7 +2,8 @@
 
 The chart carries the SCONE CRDs in ``templates/`` (reference §3.3): uninstalling or
 replacing the release deletes every CAS custom resource. So the release is protected
-while the stack has a CAS, is never ``atomic`` (a failed atomic upgrade uninstalls), and
+while a CAS is declared or lives in the cluster, always retained on delete (a ``pulumi
+destroy`` leaves it installed), never ``atomic`` (a failed atomic upgrade uninstalls), and
 renaming or moving it is refused by the stack guard.
 """
 
@@ -48,11 +49,13 @@ class SconeOperator(WaitingComponent):
         name: str,
         spec: SconeSpec,
         registry_auth: pulumi.Output[str] | None,
+        *,
+        guards_cas: bool,
         waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``guards_cas``: a CAS is declared or lives in the cluster; the release is then protected."""
         super().__init__("scone:index:SconeOperator", name, waits_for, opts)
-        guards_cas = spec.has_cas
         self.namespace = self._namespace(spec, protect=guards_cas)
         prerequisites: list[pulumi.Resource] = [self.namespace]
         if registry_auth is not None:
@@ -114,7 +117,8 @@ class SconeOperator(WaitingComponent):
                 self,
                 depends_on=depends_on,
                 protect=protect,
-                retain_on_delete=protect,
+                # Always retained: a plain destroy never uninstalls the chart, whose CRDs hold every CAS.
+                retain_on_delete=True,
                 ignore_changes=frozen(not spec.manages_services, RELEASE_INPUTS),
             ),
         )

@@ -15,6 +15,8 @@ import pulumi
 
 from components.config_errors import SpecError
 from components.config_source import read_raw_config
+from components.live_checks import PlacementError
+from components.live_cluster import ClusterView, KubectlView
 from components.spec import CONFIG_NAMESPACE, SconeSpec
 from components.spec_loader import read_secrets, validate_spec
 from components.stack import build_stack, stack_outputs
@@ -28,18 +30,19 @@ class Declared:
     outputs: dict[str, Any]
 
 
-def declare() -> Declared:
-    """Validate the stack config and declare every resource; a bad config raises ``SpecError``."""
+def declare(cluster: ClusterView) -> Declared:
+    """Validate the stack config and declare every resource, reading ``cluster`` (read-only) for what
+    is already there; a bad config raises ``SpecError``, an unsafe CAS placement ``PlacementError``."""
     spec = validate_spec(read_raw_config(CONFIG_NAMESPACE))
-    stack = build_stack(spec, read_secrets())
+    stack = build_stack(spec, read_secrets(), cluster)
     return Declared(spec=spec, outputs=stack_outputs(stack))
 
 
 def main() -> None:
-    """Run the program; a config error ends it cleanly with the message, not a traceback."""
+    """Run the program against the kubeconfig's cluster; a refusal ends it with the message, not a traceback."""
     try:
-        declared = declare()
-    except SpecError as error:
+        declared = declare(KubectlView())
+    except (SpecError, PlacementError) as error:
         raise pulumi.RunError(str(error)) from None
     for key, value in declared.outputs.items():
         pulumi.export(key, value)

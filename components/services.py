@@ -50,12 +50,13 @@ class SconeServices(WaitingComponent):
         spec: SconeSpec,
         registry_auth: pulumi.Output[str] | None,
         *,
+        guards_cas: bool,
         operator_ready: Sequence[pulumi.Resource],
         waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("scone:index:SconeServices", name, waits_for, opts)
-        self.namespace = self._namespace(spec)
+        self.namespace = self._namespace(spec, guards_cas)
         if registry_auth is not None:
             pull_secret(self, spec.images.pullSecretName, spec.namespaces.services, registry_auth, [self.namespace])
         after_operator = [self.namespace, *operator_ready]
@@ -63,13 +64,16 @@ class SconeServices(WaitingComponent):
         self.sgx_plugin = self._service("sgxplugin", "SGXPlugin", "sgx-plugin", spec, after_operator)
         self.register_outputs({"namespace": spec.namespaces.services, "las": "las", "sgxPlugin": "sgxplugin"})
 
-    def _namespace(self, spec: SconeSpec) -> k8s.core.v1.Namespace:
-        """The services namespace holds CAS: deleting it would delete the CAS volumes."""
-        holds_cas = spec.has_cas
+    def _namespace(self, spec: SconeSpec, guards_cas: bool) -> k8s.core.v1.Namespace:
+        """The services namespace can hold CAS: deleting it would delete the CAS volumes.
+
+        Protected while a CAS is declared or lives there (``guards_cas``); always retained, so a
+        plain ``pulumi destroy`` never deletes it, even after the stack forgot its CAS.
+        """
         return k8s.core.v1.Namespace(
             spec.namespaces.services,
             metadata={"name": spec.namespaces.services, "labels": MANAGED_BY},
-            opts=child(self, protect=holds_cas, retain_on_delete=holds_cas),
+            opts=child(self, protect=guards_cas, retain_on_delete=True),
         )
 
     def _service(

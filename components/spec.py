@@ -310,6 +310,27 @@ class CasSettings(StrictModel):
         " unprotected with `pulumi state unprotect`), the CAS leaves the stack but keeps running.",
     )
 
+    minCapableNodesInZone: int = Field(  # noqa: N815
+        default=2,
+        description="Fewest schedulable nodes in the CAS's zone that can take the CAS over (registered for it,"
+        " las.scontain.com/capable, las.scontain.com/ok and sgx.intel.com/capable = true). With one, losing it"
+        " loses the CAS database.",
+    )
+    placementCheck: Literal["fail", "warn", "off"] = Field(  # noqa: N815
+        default="fail",
+        description="What preview and up do when fewer nodes than minCapableNodesInZone can host the CAS: fail"
+        " (Managed stacks; Unmanaged ones warn), warn (for a cluster being built up), off (no check).",
+    )
+
+    @model_validator(mode="after")
+    def _enough_nodes_asked(self) -> CasSettings:
+        if self.minCapableNodesInZone < 1:
+            raise ValueError(
+                f"minCapableNodesInZone must be at least 1 (got {self.minCapableNodesInZone}); SCONE needs 2, the"
+                " default: to silence the check use placementCheck warn or off instead"
+            )
+        return self
+
     @model_validator(mode="after")
     def _snapshot_interval_is_a_duration(self) -> CasSettings:
         if not re.fullmatch(r"(\d+h)?(\d+m)?(\d+s)?", self.snapshotInterval) or not self.snapshotInterval:

@@ -25,6 +25,8 @@ from components.backup_bucket import SECRET_NAME, BackupBucket, StoreCredentials
 from components.backupper import CasBackupper
 from components.cas import Cas
 from components.guards import DestroyGuard, StackGuard, stack_guard_props
+from components.live_checks import check_cas_placement, keeps_cas_protection
+from components.live_cluster import ClusterView
 from components.monitoring import Monitoring
 from components.operator import SconeOperator
 from components.owner_wiring import OwnerParts, owner_gate, owner_operations
@@ -48,14 +50,21 @@ class SconeStack:
     monitoring: Monitoring | None
 
 
-def build_stack(spec: SconeSpec, secrets: StackSecrets) -> SconeStack:
-    """Declare every resource of the stack."""
+def build_stack(spec: SconeSpec, secrets: StackSecrets, cluster: ClusterView) -> SconeStack:
+    """Declare every resource of the stack; ``cluster`` is read (never written) for CAS and nodes."""
+    check_cas_placement(spec, cluster)
+    protect_cas = keeps_cas_protection(spec, cluster)
     guard = StackGuard("stack-guard", stack_guard_props(spec, pulumi.get_stack(), pulumi.get_project()))
     owner = owner_gate(spec, secrets, guard) if spec.has_cas else None
     first = [guard, *([owner.gate] if owner is not None else [])]
-    operator = SconeOperator("scone-operator", spec, secrets.registry_auth, waits_for=first)
+    operator = SconeOperator("scone-operator", spec, secrets.registry_auth, guards_cas=protect_cas, waits_for=first)
     services = SconeServices(
-        "scone-services", spec, secrets.registry_auth, operator_ready=[operator.release], waits_for=first
+        "scone-services",
+        spec,
+        secrets.registry_auth,
+        guards_cas=protect_cas,
+        operator_ready=[operator.release],
+        waits_for=first,
     )
     cas = None
     if spec.has_cas and owner is not None:
@@ -75,11 +84,16 @@ def build_stack(spec: SconeSpec, secrets: StackSecrets) -> SconeStack:
 
 
 def destroy_guard(spec: SconeSpec, everything: list[pulumi.Resource]) -> DestroyGuard:
-    """The first delete of a ``pulumi destroy``: refused while the stack has a CAS, so nothing goes."""
+    """The first delete of a ``pulumi destroy``, so that a refusal deletes nothing.
+
+    Protected while the stack declares a CAS. Whatever the stack declares, its delete reads the
+    cluster and refuses, with the explicit removal steps, while any CAS CR lives in the services
+    namespace: a CAS the stack forgot is met with those steps, not a bare "protected".
+    """
     cas = f"{spec.cas.name} in {spec.namespaces.services}" if spec.has_cas else None
     return DestroyGuard(
         "destroy-guard",
-        {"protects": cas},
+        {"protects": cas, "servicesNamespace": spec.namespaces.services},
         pulumi.ResourceOptions(depends_on=everything, protect=spec.has_cas),
     )
 

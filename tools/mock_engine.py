@@ -27,6 +27,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.config_errors import SpecError
 from components.config_source import stack_file
+from components.live_checks import PlacementError
+from components.live_cluster import ClusterView, OfflineView
 from components.program import declare
 from components.spec import SconeSpec
 
@@ -213,14 +215,20 @@ def evaluate(
     preview: bool = False,
     program: Callable[[], dict[str, Any]] | None = None,
     mocks: Mocks | None = None,
+    cluster: ClusterView | None = None,
 ) -> Evaluation:
-    """Run the program (``components.program.declare``, or ``program``) once under ``mocks`` for ``config``."""
+    """Run the program (``components.program.declare``, or ``program``) once under ``mocks`` for ``config``.
+
+    ``cluster`` is what the program reads of the live cluster; without one it reads nothing
+    (``OfflineView``) and keeps every protection a CAS could need, as against an unreachable cluster.
+    """
     mocks = mocks or SconeMocks()
     monitor = RecordingMonitor(mocks)
     handler = _ListHandler()
     logger = logging.getLogger(f"scone-mock-{id(handler)}")
     logger.addHandler(handler)
     logger.propagate = False
+    logger.setLevel(logging.INFO)  # the CLI shows info diagnostics too (e.g. the CAS placement report)
     # A fresh root Stack resource per evaluation: set_mocks only creates one when none exists,
     # and a leftover root from an earlier evaluation would parent this stack's resources.
     pulumi.runtime.settings.ROOT.set(None)
@@ -237,12 +245,12 @@ def evaluate(
         nonlocal error, spec
         try:
             if program is None:
-                declared = declare()
+                declared = declare(cluster or OfflineView())
                 spec, outputs = declared.spec, declared.outputs
             else:
                 outputs = program()
-        except SpecError as spec_error:
-            error = str(spec_error)
+        except (SpecError, PlacementError) as refusal:
+            error = str(refusal)
             return
         resolved: dict[str, Any] | None = _sync_await(pulumi.Output.from_input(outputs).future())
         result.update(resolved or {})

@@ -103,3 +103,28 @@ class Cluster:
 
     def vault_exists(self, name: str, namespace: str) -> bool:
         return self._get(VAULT_RESOURCE, name, namespace) is not None
+
+
+def read_json(kubectl: str, args: list[str], timeout: float = READ_TIMEOUT_SECONDS) -> dict[str, Any] | None:
+    """``kubectl <args> -o json`` (a get or a list), read-only and bounded.
+
+    None when kubectl prints nothing (``--ignore-not-found``) or when the resource kind is not
+    installed (no object of that kind can exist). Any other failure is a ``ClusterError``.
+    """
+    argv = [kubectl, *args, "-o", "json"]
+    try:
+        proc = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ClusterError(f"`{' '.join(argv)}` did not answer within {timeout:g} s") from exc
+    except FileNotFoundError as exc:
+        raise ClusterError(f"'{kubectl}' is not on PATH: install kubectl") from exc
+    if proc.returncode != 0:
+        if NO_SUCH_KIND in proc.stderr:
+            return None
+        raise ClusterError(f"`{' '.join(argv)}` failed: {clean(proc.stderr, ()).strip()}")
+    if not proc.stdout.strip():
+        return None
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result

@@ -18,7 +18,8 @@ PDB), so this simulation writes exactly those, from the documented fields
   kubectl-provision writes, as the real operator reads the CAS `provisioned`
   policy), attestable, snapshotStatus, migrationNodeRatio k/N with N = schedulable
   SGX nodes (Disabled when the backup controller is off; registration completes
-  REGISTRATION_SECONDS after it is enabled, showing EnablingMigration in between), version.
+  REGISTRATION_SECONDS after it is enabled, showing EnablingMigration in between, and
+  labels each registered node `cas-registered-<cas>.<ns>-<version>=true`), version.
   Image changes roll the StatefulSet. Deleting the CR lets garbage collection
   remove the StatefulSet/Service/PDB; PVCs stay (StatefulSet semantics).
 """
@@ -35,6 +36,8 @@ from e2e.harness.kube_api import JsonObj, KubeApi, KubeApiError
 OPERATOR_DEPLOYMENT = "scone-controller-manager"
 REGISTRATION_SECONDS = 2.0
 SGX_LABEL = "sgx.intel.com/capable"
+#: The backup controller's default SELECTOR_LABELS: the nodes it registers as CAS backups.
+BACKUP_CONTROLLER_SELECTOR = {"las.scontain.com/capable": "true", "las.scontain.com/ok": "true", SGX_LABEL: "true"}
 BASE = "/apis/base.scone.cloud/v1beta1"
 SERVICES = "/apis/services.scone.cloud/v1beta1"
 
@@ -164,6 +167,8 @@ class OperatorSim:
             # Registering every node's backup takes the backup controller a loop; here
             # REGISTRATION_SECONDS, long enough to be observed as EnablingMigration.
             migratable = desired if time.monotonic() - since >= REGISTRATION_SECONDS else 0
+            if migratable:
+                self._label_registered_nodes(ns, name, image_tag(spec.get("image", "")))
             ratio = f"{migratable}/{desired}"
         else:
             self._enabling_since.pop(uid, None)
@@ -191,6 +196,25 @@ class OperatorSim:
             "readyReplicas": ready, "replicaAlert": 0 if ready else 1,
             "version": image_tag(spec.get("image", "")),
         })
+
+    def _label_registered_nodes(self, ns: str, name: str, version: str) -> None:
+        """Mark every schedulable node the backup controller selects as registered for this CAS.
+
+        SCONE's own queries for nodes that can take a CAS over select
+        ``cas-registered-<cas>.<namespace>-<version>=true``; registrations are never taken back
+        (a cordoned node keeps its label).
+        """
+        label = f"cas-registered-{name}.{ns}-{version}"
+        for node in self._sgx_nodes(BACKUP_CONTROLLER_SELECTOR):
+            labels = node["metadata"].get("labels") or {}
+            if node.get("spec", {}).get("unschedulable") or labels.get(label) == "true":
+                continue
+            try:
+                patch = {"metadata": {"labels": {label: "true"}}}
+                self.api.merge_patch(f"/api/v1/nodes/{node['metadata']['name']}", patch)
+            except KubeApiError as err:
+                if err.status != 404:
+                    raise
 
     def _ensure_statefulset(self, cr: JsonObj) -> JsonObj:
         meta, spec = cr["metadata"], cr.get("spec") or {}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from components.config_source import stack_names
+from components.live_cluster import ClusterView
 from tools.mock_engine import ROOT, Evaluation, evaluate, load_stack_config
 
 STACKS = stack_names(ROOT)
@@ -17,9 +18,14 @@ Evaluate = Callable[..., Evaluation]
 
 @pytest.fixture
 def evaluate_stack() -> Evaluate:
-    """Evaluate a stack file, optionally with config overrides (keys without the scone: prefix)."""
+    """Evaluate a stack file, optionally with config overrides (keys without the scone: prefix).
 
-    def run(stack: str = "dev", preview: bool = False, **overrides: Any) -> Evaluation:
-        return evaluate(load_stack_config(stack, overrides=overrides), preview=preview)
+    ``cluster`` is what the program reads of the live cluster; without it, no cluster (offline).
+    """
+
+    def run(
+        stack: str = "dev", preview: bool = False, cluster: ClusterView | None = None, **overrides: Any
+    ) -> Evaluation:
+        return evaluate(load_stack_config(stack, overrides=overrides), preview=preview, cluster=cluster)
 
     return run

@@ -7,6 +7,7 @@ import pytest
 from components.cas import OWNER_MANAGED_PATHS
 from components.options import OBJECT_INPUTS, RELEASE_INPUTS
 from tests.program.conftest import STACKS, Evaluate
+from tests.program.fake_cluster import FakeClusterView
 from tools.mock_engine import Evaluation, StackConfig, contains_plain, evaluate, load_stack_config, secret_sentinel
 
 CAS = "kubernetes:services.scone.cloud/v1beta1:CAS"
@@ -58,10 +59,12 @@ def test_operator_release_is_protected_while_a_cas_exists(evaluate_stack: Evalua
     assert release.inputs["atomic"] is False
 
 
-def test_operator_release_is_not_protected_without_cas(evaluate_stack: Evaluate) -> None:
-    evaluation = evaluate_stack("edge")
+def test_operator_release_is_not_protected_without_cas_in_stack_or_cluster(evaluate_stack: Evaluate) -> None:
+    evaluation = evaluate_stack("edge", cluster=FakeClusterView())
     assert evaluation.by_type(CAS) == []
-    assert evaluation.one(RELEASE, "scone-operator").protect is False
+    release = evaluation.one(RELEASE, "scone-operator")
+    assert release.protect is False
+    assert release.retain_on_delete is True
 
 
 def test_services_namespace_holding_cas_is_protected_and_retained(evaluate_stack: Evaluate) -> None:
@@ -231,6 +234,7 @@ def test_monitoring_alerts_on_operator_cas_and_backups(evaluate_stack: Evaluate)
     assert set(alerts) == {
         "SconeOperatorDown",
         "SconeCasNotHealthy",
+        "SconeCasTooFewNodesInZone",
         "SconeCasBackupTooOld",
         "SconeCasBackupperFailing",
     }
@@ -252,5 +256,6 @@ def test_destroy_guard_depends_on_everything_and_is_protected_while_cas_exists(e
     assert {r.urn for r in others} <= set(guard.dependencies)
 
 
-def test_destroy_guard_is_not_protected_without_cas(evaluate_stack: Evaluate) -> None:
-    assert evaluate_stack("edge").one("pulumi-python:dynamic/scone:DestroyGuard").protect is False
+def test_destroy_guard_is_not_protected_without_cas_in_stack_or_cluster(evaluate_stack: Evaluate) -> None:
+    guard = evaluate_stack("edge", cluster=FakeClusterView()).one("pulumi-python:dynamic/scone:DestroyGuard")
+    assert guard.protect is False

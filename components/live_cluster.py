@@ -1,0 +1,186 @@
+"""What the program reads from the live cluster while it is evaluated (preview included), read-only.
+
+Why: a stack's declarations alone cannot say whether data is at risk. A CAS the stack forgot
+(``skipCas`` + ``cas.removeFromStack``) keeps running in the services namespace, and whether
+the CAS can survive the loss of its node depends on the nodes in its zone. Both facts live in
+the cluster, so the program reads them with ``kubectl get -o json`` (never a write, bounded
+timeouts) through a ``ClusterView``. The program takes the view as an argument: ``pulumi up``
+passes ``KubectlView``; the mock engine and its tests pass their own.
+
+"CRD not installed" means no CAS. A cluster that cannot be read raises ``ClusterError``; callers
+fail safe (see ``cas_presence``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, Protocol
+
+from components.owner.cluster import CAS_RESOURCE, ClusterError, image_tag, read_json
+
+#: Seconds one read may take during evaluation; a preview should not hang on a dead API server.
+EVALUATION_READ_TIMEOUT_SECONDS = 60.0
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node as far as CAS placement cares: its labels and whether pods may be scheduled on it."""
+
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    unschedulable: bool = False
+
+    @property
+    def zone(self) -> str | None:
+        return self.labels.get(ZONE_LABEL)
+
+
+@dataclass(frozen=True)
+class CasPod:
+    """The CAS pod ``<cas>-0``: where it runs and whether it is Ready."""
+
+    node: str | None
+    ready: bool
+
+
+@dataclass(frozen=True)
+class CasFacts:
+    """What the CAS CR says: the version it runs and whether its owner provisioned it."""
+
+    version: str
+    provisioned: bool
+
+
+class ClusterView(Protocol):
+    """Read-only questions the program asks the cluster; each may raise ``ClusterError``."""
+
+    def cas_names(self, namespace: str) -> list[str]:
+        """Names of the CAS CRs in ``namespace`` (empty when the CRD is not installed)."""
+        ...
+
+    def cas(self, name: str, namespace: str) -> CasFacts | None:
+        """The CAS CR ``name``, or None."""
+        ...
+
+    def cas_pod(self, name: str, namespace: str) -> CasPod | None:
+        """The pod ``<name>-0`` of CAS ``name``, or None."""
+        ...
+
+    def volume_zone(self, name: str, namespace: str) -> str | None:
+        """The zone the database volume of CAS ``name`` is bound in, or None when it is not bound."""
+        ...
+
+    def nodes(self) -> list[Node]:
+        """Every node of the cluster."""
+        ...
+
+
+@dataclass(frozen=True)
+class KubectlView:
+    """``ClusterView`` through ``kubectl`` and the current kubeconfig (the one Pulumi's provider uses)."""
+
+    kubectl: str = "kubectl"
+    timeout: float = EVALUATION_READ_TIMEOUT_SECONDS
+
+    def _read(self, *args: str) -> dict[str, Any] | None:
+        return read_json(self.kubectl, [*args, f"--request-timeout={int(self.timeout)}s"], timeout=self.timeout)
+
+    def cas_names(self, namespace: str) -> list[str]:
+        listed = self._read("get", CAS_RESOURCE, "-n", namespace)
+        return sorted(item["metadata"]["name"] for item in (listed or {}).get("items") or [])
+
+    def cas(self, name: str, namespace: str) -> CasFacts | None:
+        obj = self._read("get", CAS_RESOURCE, name, "-n", namespace, "--ignore-not-found")
+        if obj is None:
+            return None
+        status = obj.get("status") or {}
+        return CasFacts(
+            version=image_tag((obj.get("spec") or {}).get("image", "")), provisioned=status.get("provisioned") == "Yes"
+        )
+
+    def cas_pod(self, name: str, namespace: str) -> CasPod | None:
+        pod = self._read("get", "pods", f"{name}-0", "-n", namespace, "--ignore-not-found")
+        if pod is None:
+            return None
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        return CasPod(node=(pod.get("spec") or {}).get("nodeName"), ready=ready)
+
+    def volume_zone(self, name: str, namespace: str) -> str | None:
+        claim = self._read("get", "persistentvolumeclaims", f"database-{name}-0", "-n", namespace, "--ignore-not-found")
+        volume_name = ((claim or {}).get("spec") or {}).get("volumeName")
+        if not volume_name:
+            return None
+        volume = self._read("get", "persistentvolumes", volume_name, "--ignore-not-found") or {}
+        return volume_zone_of(volume)
+
+    def nodes(self) -> list[Node]:
+        listed = self._read("get", "nodes") or {}
+        return [
+            Node(
+                name=item["metadata"]["name"],
+                labels=dict(item["metadata"].get("labels") or {}),
+                unschedulable=bool((item.get("spec") or {}).get("unschedulable")),
+            )
+            for item in listed.get("items") or []
+        ]
+
+
+def volume_zone_of(volume: dict[str, Any]) -> str | None:
+    """The zone a PersistentVolume is pinned to: its node affinity on the zone label, or its zone label."""
+    affinity = ((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}
+    terms = affinity.get("nodeSelectorTerms") or []
+    for term in terms:
+        for expression in term.get("matchExpressions") or []:
+            if expression.get("key") == ZONE_LABEL and expression.get("operator") == "In" and expression.get("values"):
+                return str(expression["values"][0])
+    zone = ((volume.get("metadata") or {}).get("labels") or {}).get(ZONE_LABEL)
+    return str(zone) if zone else None
+
+
+@dataclass(frozen=True)
+class OfflineView:
+    """No cluster at all (the credential-free plan): every question fails, so callers fail safe."""
+
+    reason: str = "evaluated without a cluster (credential-free plan)"
+
+    def _fail(self) -> NoReturn:
+        raise ClusterError(self.reason)
+
+    def cas_names(self, namespace: str) -> list[str]:
+        self._fail()
+
+    def cas(self, name: str, namespace: str) -> CasFacts | None:
+        self._fail()
+
+    def cas_pod(self, name: str, namespace: str) -> CasPod | None:
+        self._fail()
+
+    def volume_zone(self, name: str, namespace: str) -> str | None:
+        self._fail()
+
+    def nodes(self) -> list[Node]:
+        self._fail()
+
+
+@dataclass(frozen=True)
+class CasPresence:
+    """The CAS CRs found in a namespace, or why they could not be read (then: they may exist)."""
+
+    namespace: str
+    names: tuple[str, ...] | None
+    problem: str | None = None
+
+    @property
+    def may_exist(self) -> bool:
+        """True when a CAS exists or nobody can tell: protection is kept in both cases."""
+        return self.names is None or bool(self.names)
+
+
+def cas_presence(view: ClusterView, namespace: str) -> CasPresence:
+    """Which CAS CRs live in ``namespace``; an unreadable cluster is reported, not raised."""
+    try:
+        return CasPresence(namespace, tuple(view.cas_names(namespace)))
+    except ClusterError as error:
+        return CasPresence(namespace, None, str(error))

@@ -1,0 +1,155 @@
+"""A CAS the stack forgot keeps its namespace, the operator release and the destroy guard protected.
+
+``skipCas: true`` + ``cas.removeFromStack: true`` lets a stack forget its CAS while the CAS keeps
+running. Protection follows what the cluster holds, read while the program is evaluated, and the
+destroy guard's own delete reads the cluster, since ``pulumi destroy`` does not run the program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components.guard_providers import DestroyGuardProvider
+from components.live_cluster import CasFacts, KubectlView, OfflineView
+from components.owner.cluster import ClusterError
+from components.provider_errors import UserFacingError
+from tests.fakes.apiserver import FakeApiServer
+from tests.program.conftest import Evaluate
+from tests.program.fake_cluster import NAMESPACE, FakeClusterView, bare_sgx_cluster, running_cas
+from tools.mock_engine import Evaluation
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
+GUARD = "pulumi-python:dynamic/scone:DestroyGuard"
+FORGOTTEN = {"skipCas": True, "cas": {"removeFromStack": True}}
+
+
+def _protected(evaluation: Evaluation) -> dict[str, bool]:
+    return {
+        "namespace": evaluation.one(NAMESPACE_TYPE, NAMESPACE).protect,
+        "release": evaluation.one(RELEASE, "scone-operator").protect,
+        "guard": evaluation.one(GUARD).protect,
+    }
+
+
+def test_a_forgotten_cas_that_still_runs_keeps_namespace_and_release_protected(
+    evaluate_stack: Evaluate,
+) -> None:
+    evaluation = evaluate_stack("dev", preview=True, cluster=running_cas(), **FORGOTTEN)
+    assert evaluation.error is None, evaluation.error
+    assert evaluation.by_type("kubernetes:services.scone.cloud/v1beta1:CAS") == []
+    # The guard is left to its delete, which reads the cluster and refuses with the steps (below).
+    assert _protected(evaluation) == {"namespace": True, "release": True, "guard": False}
+    warning = next(line for line in evaluation.logs if "still run" in line)
+    assert "kubectl delete cas cas -n osc-scone-system" in warning
+    assert "--local-backup" in warning
+
+
+def test_a_forgotten_cas_that_is_gone_releases_the_protection_but_not_the_retention(
+    evaluate_stack: Evaluate,
+) -> None:
+    evaluation = evaluate_stack("dev", cluster=FakeClusterView(), **FORGOTTEN)
+    assert _protected(evaluation) == {"namespace": False, "release": False, "guard": False}
+    assert evaluation.one(NAMESPACE_TYPE, NAMESPACE).retain_on_delete is True
+    assert evaluation.one(RELEASE, "scone-operator").retain_on_delete is True
+
+
+def test_any_cas_cr_in_the_services_namespace_counts_not_only_the_stacks_own(evaluate_stack: Evaluate) -> None:
+    other = FakeClusterView(cas_crs={("other-cas", NAMESPACE): CasFacts(version="5.8.0", provisioned=True)})
+    assert _protected(evaluate_stack("edge", cluster=other)) == {"namespace": True, "release": True, "guard": False}
+    elsewhere = FakeClusterView(cas_crs={("cas", "somewhere-else"): CasFacts(version="5.8.0", provisioned=True)})
+    assert _protected(evaluate_stack("edge", cluster=elsewhere))["release"] is False
+
+
+@pytest.mark.parametrize(
+    "cluster", [FakeClusterView(unreachable=True), OfflineView()], ids=["unreachable", "offline-plan"]
+)
+def test_an_unreadable_cluster_keeps_the_protection_and_says_so(
+    evaluate_stack: Evaluate, cluster: FakeClusterView | OfflineView
+) -> None:
+    evaluation = evaluate_stack("edge", cluster=cluster)
+    assert _protected(evaluation) == {"namespace": True, "release": True, "guard": False}
+    assert any("could not read the CAS custom resources" in line for line in evaluation.logs), evaluation.logs
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "edge", "local"])
+def test_services_namespace_and_operator_release_are_always_retained(evaluate_stack: Evaluate, stack: str) -> None:
+    evaluation = evaluate_stack(stack, cluster=bare_sgx_cluster({"osc.services/enabled": "true"}))
+    assert evaluation.one(NAMESPACE_TYPE, NAMESPACE).retain_on_delete is True
+    assert evaluation.one(RELEASE, "scone-operator").retain_on_delete is True
+
+
+def test_destroy_guard_records_the_namespace_its_delete_must_check(evaluate_stack: Evaluate) -> None:
+    guard = evaluate_stack("edge", cluster=FakeClusterView()).one(GUARD)
+    assert guard.inputs["servicesNamespace"] == NAMESPACE
+
+
+def test_destroy_guard_delete_refuses_while_a_cas_cr_exists_with_the_removal_steps() -> None:
+    provider = DestroyGuardProvider(running_cas())
+    with pytest.raises(UserFacingError) as refused:
+        provider.delete("scone-destroy-guard", {"protects": None, "servicesNamespace": NAMESPACE})
+    message = str(refused.value)
+    assert "CAS cas still exist(s) in namespace 'osc-scone-system'" in message
+    assert "Nothing was deleted" in message
+    for step in ("--local-backup", "kubectl delete cas cas -n osc-scone-system", "database-cas-0", "helm uninstall"):
+        assert step in message
+
+
+def test_destroy_guard_delete_refuses_when_it_cannot_read_the_cluster() -> None:
+    provider = DestroyGuardProvider(FakeClusterView(unreachable=True))
+    with pytest.raises(UserFacingError, match="could not read the CAS custom resources"):
+        provider.delete("scone-destroy-guard", {"servicesNamespace": NAMESPACE})
+
+
+def test_destroy_guard_delete_refuses_when_its_state_predates_the_namespace() -> None:
+    with pytest.raises(UserFacingError, match="run `pulumi up` once"):
+        DestroyGuardProvider(FakeClusterView()).delete("scone-destroy-guard", {"protects": None})
+
+
+def test_destroy_guard_delete_lets_destroy_go_on_when_no_cas_cr_exists() -> None:
+    DestroyGuardProvider(FakeClusterView()).delete("g", {"servicesNamespace": NAMESPACE})  # no refusal
+
+
+@pytest.fixture
+def fake_apiserver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApiServer]:
+    server = FakeApiServer(tmp_path / "cluster").start()
+    monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path / "kubeconfig")))
+    yield server
+    server.stop()
+
+
+def test_destroy_guard_delete_reads_the_cas_crs_with_real_kubectl(fake_apiserver: FakeApiServer) -> None:
+    store = fake_apiserver.store
+    store.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    guard = DestroyGuardProvider()  # the production path: KubectlView on the current kubeconfig
+    guard.delete("g", {"servicesNamespace": NAMESPACE})  # no CAS CR yet: the destroy may go on
+    store.create(
+        "cas",
+        NAMESPACE,
+        {
+            "apiVersion": "services.scone.cloud/v1beta1",
+            "kind": "CAS",
+            "metadata": {"name": "kept", "namespace": NAMESPACE},
+            "spec": {"image": "registry.example.com/osc-cas:5.8.0"},
+        },
+    )
+    assert KubectlView().cas_names(NAMESPACE) == ["kept"]
+    with pytest.raises(UserFacingError, match="CAS kept still exist"):
+        guard.delete("g", {"servicesNamespace": NAMESPACE})
+
+
+def test_kubectl_view_reports_an_unreachable_api_server_as_a_cluster_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        '{"apiVersion": "v1", "kind": "Config", "current-context": "c",'
+        ' "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],'
+        ' "users": [{"name": "u", "user": {}}], "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}'
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    with pytest.raises(ClusterError, match="failed"):
+        KubectlView().cas_names(NAMESPACE)
