@@ -47,7 +47,7 @@ def test_first_provision_runs_plugin_confirms_and_reads_public_keys(world: Owner
     result = CasProvisioningProvider().create(world.props())
 
     assert result.id == f"{NAMESPACE}/cas"
-    assert [_flags(a) for a in world.argvs()] == [["--verify"], [], ["--verify"], ["--print-public-keys"]]
+    assert [_flags(a) for a in world.argvs()] == [["--is-provisioned"], [], ["--verify"], ["--print-public-keys"]]
     assert world.argvs()[1] == ["cas", "cas", "-n", NAMESPACE]
     keys = outs_of(result)["publicKeys"]
     assert set(keys) == {"casKey", "casSoftwareKey", "casSessionEncryptionKey", "casCert"}
@@ -73,7 +73,7 @@ def test_rerun_on_provisioned_cas_adopts_without_provisioning_again(world: Owner
     second = CasProvisioningProvider().create(world.props())
 
     new_calls = world.argvs()[before:]
-    assert [_flags(a) for a in new_calls] == [["--verify"], ["--print-public-keys"]]
+    assert [_flags(a) for a in new_calls] == [["--is-provisioned"], ["--print-public-keys"]]
     assert outs_of(second)["adopted"] is True
     assert outs_of(second)["publicKeys"] == first["publicKeys"]
 
@@ -220,7 +220,7 @@ def test_every_pre_upgrade_backup_is_kept(world: OwnerWorld) -> None:
     second = CasUpgradeProvider().update(
         "x", {**world.props(version="5.8.1"), "casVersion": "5.8.1"}, world.props(version="5.9.0")
     )
-    kept = sorted(p.name for p in (world.backups / f"cas-{NAMESPACE}").iterdir())
+    kept = sorted(p.name for p in (world.backups / f"cas-{NAMESPACE}").iterdir() if p.name != "earlier-work-snapshots")
     assert len(kept) == 2 and kept[0].endswith("-5.8.0") and kept[1].endswith("-5.8.1")
     assert Path(outs_of(first)["backupPath"]).is_dir() and Path(outs_of(second)["backupPath"]).is_dir()
 
@@ -304,7 +304,7 @@ def test_recovery_recreates_cas_from_snapshot_with_same_keys(world: OwnerWorld) 
     before = len(world.calls())
     adopted = CasProvisioningProvider().create(world.props(version="5.8.1"))
     assert outs_of(adopted)["adopted"] is True
-    assert [_flags(a) for a in world.argvs()[before:]] == [["--verify"], ["--print-public-keys"]]
+    assert [_flags(a) for a in world.argvs()[before:]] == [["--is-provisioned"], ["--print-public-keys"]]
 
 
 def test_recovery_rejects_a_directory_that_is_not_a_snapshot(world: OwnerWorld) -> None:
@@ -357,7 +357,14 @@ def test_failed_runs_are_retried_then_succeed(world: OwnerWorld) -> None:
 
 def test_error_after_all_attempts_carries_last_stderr_lines_without_colour(world: OwnerWorld) -> None:
     world.create_cas_cr("5.8.0")
-    world.inject({"match": "cas", "action": "fail", "message": "scone cas provision: attestation failed"})
+    world.inject(
+        {
+            "match": "cas cas -n scone-system",
+            "exact": True,
+            "action": "fail",
+            "message": "scone cas provision: attestation failed",
+        }
+    )
     with pytest.raises(PluginError) as err:
         CasProvisioningProvider().create(world.props())
     text = str(err.value)
@@ -390,7 +397,9 @@ def test_preflight_names_every_problem_before_any_run(world: OwnerWorld, monkeyp
     world.create_cas_cr("5.8.0")
     pf = subprocess.Popen(
         [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)", "port-forward"],
-        env={**os.environ}, stdout=subprocess.PIPE, text=True,
+        env={**os.environ},
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert pf.stdout is not None
     try:
@@ -417,9 +426,9 @@ def test_dcap_key_reaches_only_the_plugin_environment(world: OwnerWorld) -> None
     outs = provisioned(world)
     upgrade = CasUpgradeProvider().update("x", {**world.props(), "casVersion": "5.8.0"}, world.props(version="5.8.1"))
     world.inject(
-        {"match": "--verify", "action": "fail", "message": "debug: DCAP_KEY={DCAP_KEY} subscription_key=abc123"}
+        {"match": "--is-provisioned", "action": "fail", "message": "debug: DCAP_KEY={DCAP_KEY} subscription_key=abc123"}
     )
-    with pytest.raises(PluginError) as err:
+    with pytest.raises(OwnerOperationError) as err:
         CasProvisioningProvider().create(world.props(version="5.8.1"))
 
     sha = hashlib.sha256(SENTINEL_DCAP.encode()).hexdigest()
