@@ -24,11 +24,21 @@ Test hooks (env vars):
   coloured stderr before doing anything, ``hang`` sleeps until killed (upstream's unbounded waits),
   ``partial`` runs the operation but prints only the first half of its stdout and exits ``exit``
   (default 0) — as when the CLI's output is cut short; for ``--local-backup`` the copied
-  ``cas.key-store`` is also left empty, as when ``kubectl cp`` is cut short.
+  ``cas.key-store`` is also left empty, as when ``kubectl cp`` is cut short. ``cp-nothing`` (for
+  ``--local-backup``) moves the previous copy to ``.bak`` as usual, then copies nothing and still
+  exits 0 with tar's complaint on stderr: ``kubectl cp`` of a missing source can exit 0
+  (kubernetes/kubectl#980).
+- The call log also lists what ``./cas-database-snapshots`` held when the run started
+  (``cwd_snapshots``), so a test can see what a ``--local-backup`` found in its working directory.
+
+``--print-public-keys`` prints ``CAS_CERT`` as a PEM over several lines (the quoted value of a shell
+variable holding a PEM keeps its line breaks); a CAS database written by an older fake may hold a
+one-line certificate, which is printed as it is.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import fcntl
 import hashlib
@@ -232,6 +242,7 @@ class KubectlBackend:
 class Plugin:
     def __init__(self, opts: Options, env: dict[str, str]) -> None:
         self.cut_short = False  # set by the "partial" failure injection
+        self.copy_nothing = False  # set by the "cp-nothing" failure injection
         self.opts = opts
         self.env = env
         self.svc = opts.svc or ""
@@ -276,7 +287,9 @@ class Plugin:
                 "keys": {
                     k: secrets.token_hex(32) for k in ("CAS_KEY", "CAS_SOFTWARE_KEY", "CAS_SESSION_ENCRYPTION_KEY")
                 },
-                "cert": "-----BEGIN CERTIFICATE-----\\n" + secrets.token_hex(24) + "\\n-----END CERTIFICATE-----",
+                "cert": "-----BEGIN CERTIFICATE-----\n"
+                + "\n".join(base64.b64encode(secrets.token_bytes(48)).decode() for _ in range(3))
+                + "\n-----END CERTIFICATE-----",
             }
             self.save_db(name, ns, db)
         result: dict[str, Any] = json.loads(path.read_text())
@@ -543,6 +556,14 @@ class Plugin:
             if bak.exists():
                 shutil.rmtree(bak)
             out.rename(bak)
+        if self.copy_nothing:
+            print(
+                "tar: Removing leading `/' from member names\n"
+                "tar: /var/mnt/cas-database-snapshots/last-completed: Cannot stat: No such file or directory\n"
+                "tar: Exiting with failure status due to previous errors",
+                file=sys.stderr,
+            )
+            return 0
         out.mkdir(parents=True)
         (out / "cas.db").write_text(json.dumps(db))
         key_store = "" if self.cut_short else hashlib.sha256(json.dumps(db["keys"]).encode()).hexdigest()
@@ -627,6 +648,7 @@ def log_call(argv: list[str]) -> None:
     if not path:
         return
     dcap = os.environ.get("DCAP_KEY")
+    snapshots = Path.cwd() / "cas-database-snapshots"
     record = {
         "argv": argv,
         "cwd": os.getcwd(),
@@ -634,6 +656,7 @@ def log_call(argv: list[str]) -> None:
         "time": datetime.datetime.now(datetime.UTC).isoformat(),
         "env": {k: os.environ.get(k) for k in ("VERSION", "IMAGE_REPO", "IMAGE_PREFIX", "TARGET_DIR", "NAMESPACE")},
         "dcap_key_sha256": hashlib.sha256(dcap.encode()).hexdigest() if dcap else None,
+        "cwd_snapshots": sorted(p.name for p in snapshots.iterdir()) if snapshots.is_dir() else [],
     }
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -675,6 +698,10 @@ def main(argv: list[str]) -> int:
         while True:  # upstream's waits have no timeout
             time.sleep(3600)
     try:
+        if rule and rule["action"] == "cp-nothing":
+            plugin = Plugin(parse(argv), dict(os.environ))
+            plugin.copy_nothing = True
+            return plugin.run()
         if rule and rule["action"] == "partial":
             import contextlib
             import io
