@@ -34,11 +34,11 @@ def take_local_backup(p: OwnerProps, runner: PluginRunner, current: str) -> Kept
     assert p.backup_dir is not None
     backup_dir = p.backup_dir
     source = snapshot_source(p.work_dir, p.cas_name, p.namespace)
-    runner.run(
-        cas_args(p, "--local-backup"),
-        "pre-upgrade backup of the CAS database",
-        before_each=lambda: clear_work_snapshots(p.work_dir, backup_dir, p.cas_name, p.namespace),
-    )
+
+    def clear() -> None:
+        clear_work_snapshots(p.work_dir, backup_dir, p.cas_name, p.namespace)
+
+    runner.run(cas_args(p, "--local-backup"), "pre-upgrade backup of the CAS database", before_each=clear)
     if not source.exists():
         raise BackupError(
             f"`kubectl provision ... --local-backup` reported success but wrote no snapshot at {source} "
