@@ -215,5 +215,10 @@ def test_provisioning_without_a_dcap_key_warns_that_the_default_key_is_used(tmp_
     assert any("pulumi config set --secret dcapKey" in line for line in without.logs)
     with_key = run(build(pulumi.Output.secret(SENTINEL)), preview=preview)
     assert not any("dcapKey is not set" in line for line in with_key.logs)
-    not_owner = run(lambda: CasOwner("owner", owner_args(OwnerSettings(), dcap_key=None)) and {}, preview=preview)
+
+    def ci_preview() -> dict[str, Any]:
+        CasOwner("owner", owner_args(OwnerSettings(), dcap_key=None))
+        return {}
+
+    not_owner = run(ci_preview, preview=preview)
     assert not any("dcapKey is not set" in line for line in not_owner.logs)  # CI previews need no key
