@@ -34,7 +34,7 @@ class KeptBackup:
 
 
 def snapshot_source(work_dir: Path, cas_name: str, namespace: str) -> Path:
-    """Where upstream's ``--local-backup`` writes, relative to the plugin's cwd (§1.8)."""
+    """Where upstream's ``--local-backup`` writes, relative to the plugin's working directory, not to TARGET_DIR."""
     return work_dir / "cas-database-snapshots" / f"{cas_name}-{namespace}-last-snapshot-db"
 
 

@@ -1,6 +1,6 @@
 """Running SCONE's ``kubectl provision`` safely: preflight, timeout, bounded retries, clean errors.
 
-Why: upstream's plugin (scone-upstream.md §1) waits forever, prints ANSI-coloured stderr, aborts when
+Why: upstream's plugin (kubectl-provision 5.8.0) waits forever, prints ANSI-coloured stderr, aborts when
 another ``kubectl port-forward`` runs, needs several tools and the owner identity, and takes the DCAP
 key either from argv (visible to every process on the machine) or from the ``DCAP_KEY`` env var. This
 module is the only place that starts it: the DCAP key goes in the environment only, each run is bounded
@@ -65,7 +65,7 @@ def clean(text: str, secrets: Sequence[str | None]) -> str:
 
 @dataclass(frozen=True)
 class PluginEnv:
-    """The environment upstream reads (§1.3). ``dcap_key`` is only ever put into ``DCAP_KEY``."""
+    """The environment variables upstream reads. ``dcap_key`` is only ever put into ``DCAP_KEY``."""
 
     version: str
     image_repo: str

@@ -1,4 +1,4 @@
-"""A faithful fake of SCONE's ``kubectl-provision`` 5.8.0 (scone-upstream.md §1), minus SGX.
+"""A faithful fake of SCONE's ``kubectl-provision`` 5.8.0, minus SGX.
 
 Why: the real plugin needs Scontain's private images, docker, SGX attestation and a running CAS.
 None of that exists here. This fake keeps everything the owner code depends on: argument parsing and

@@ -1,4 +1,4 @@
-"""The fake kubectl-provision keeps upstream 5.8.0's contract (scone-upstream.md §1), on both backends."""
+"""The fake kubectl-provision keeps upstream 5.8.0's documented contract, on both backends."""
 
 from __future__ import annotations
 
