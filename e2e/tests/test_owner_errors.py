@@ -58,7 +58,7 @@ def test_the_next_up_adopts_the_cas_the_failed_run_provisioned(owner_stack: Loca
                                                                cluster: LocalCluster) -> None:
     up = _ws(owner_stack).run("up", "--yes", "--skip-preview")
     assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
-    assert set(_ws(owner_stack).outputs()["publicKeys"]) == {
+    assert set(_ws(owner_stack).outputs()["owner"]["publicKeys"]) == {
         "casKey", "casSoftwareKey", "casSessionEncryptionKey", "casCert"}
 
 
