@@ -14,9 +14,9 @@ REQUIREMENTS := $(wildcard constraints.txt requirements.txt requirements-dev.txt
 demo: venv
 	$(PY) -m e2e.harness.demo
 
-## test: set up, build the local tools if missing, lint, and run every test tier
+## test: set up, build the local tools if missing, lint, and run every test tier (random order, each e2e module alone)
 test: venv tools lint
-	$(PY) -m pytest
+	$(PY) -m tools.test_suite
 
 ## venv: the project's virtualenv with every pinned dependency (re-installed when a requirements file changes)
 venv: $(STAMP)
@@ -39,7 +39,7 @@ lint: venv
 
 ## unit: the tiers that need no built tools
 unit: venv
-	$(PY) -m pytest tests backupper/tests policy/tests
+	$(PY) -m tools.test_suite --no-e2e
 
 clean-venv:
 	rm -rf $(VENV)

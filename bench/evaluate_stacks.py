@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from components.config_source import stack_names  # noqa: E402 - needs ROOT on sys.path
+
 BASELINE = """
 import pulumi, pulumi.dynamic, pulumi_kubernetes as k8s, pydantic, yaml
 from pulumi_aws import iam, s3
@@ -67,7 +69,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
     args = parser.parse_args()
-    stacks = sorted(p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+    stacks = stack_names(ROOT)
     base_s, base_mib, _ = median_run(BASELINE, args.runs)
     print(f"baseline 'sdk-imports' (median of {args.runs} fresh processes): {base_s:.2f} s, peak {base_mib:.0f} MiB")
     columns = [("stack", "<9"), ("resources", ">9"), ("wall s", ">8"), ("baseline s", ">10"), ("ratio", ">6")]

@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
+
+#: Where the stack files live, relative to the project root (``stackConfigDir`` in Pulumi.yaml).
+STACKS_DIR = "stacks"
+
+
+def stack_file(root: Path, stack: str) -> Path:
+    """The stack file of ``stack`` in the project at ``root``."""
+    return root / STACKS_DIR / f"Pulumi.{stack}.yaml"
+
+
+def stack_names(root: Path) -> list[str]:
+    """Every stack that has a stack file in the project at ``root``, sorted."""
+    return sorted(path.name.split(".")[1] for path in (root / STACKS_DIR).glob("Pulumi.*.yaml"))
 
 
 @dataclass(frozen=True)
@@ -22,7 +36,7 @@ class RawConfig:
 
     values: dict[str, Any]
     secret_keys: frozenset[str] = field(default_factory=frozenset)
-    stack_file: str = "stacks/Pulumi.<stack>.yaml"
+    stack_file: str = f"{STACKS_DIR}/Pulumi.<stack>.yaml"
 
 
 def decode_value(raw: Any) -> Any:
@@ -54,5 +68,5 @@ def read_raw_config(namespace: str) -> RawConfig:
     return RawConfig(
         values=values,
         secret_keys=frozenset(secret_keys),
-        stack_file=f"stacks/Pulumi.{pulumi.get_stack()}.yaml",
+        stack_file=f"{STACKS_DIR}/Pulumi.{pulumi.get_stack()}.yaml",
     )

@@ -1,33 +1,45 @@
 """The Pulumi program: read the stack config, validate it, declare the stack, export its status.
 
-Kept out of ``__main__.py`` so that tests, the plan tool and the benchmark run exactly the
-same program under the in-process mock engine.
+``declare`` is the one program body. ``__main__.py`` runs it through ``main`` under the
+Pulumi CLI; the mock engine (``tools.mock_engine``), and through it the plan tools, the
+tests and the benchmark, run the same function, so a pull request's plan shows what
+``pulumi up`` would declare.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
 from components.config_errors import SpecError
 from components.config_source import read_raw_config
-from components.spec import CONFIG_NAMESPACE
+from components.spec import CONFIG_NAMESPACE, SconeSpec
 from components.spec_loader import read_secrets, validate_spec
 from components.stack import build_stack, stack_outputs
-from components.support_matrix import TEST_ONLY_KUBERNETES_OVERRIDE_ENV, test_only_kubernetes_overrides
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What one evaluation of the program declared: the validated spec and the stack outputs."""
+
+    spec: SconeSpec
+    outputs: dict[str, Any]
+
+
+def declare() -> Declared:
+    """Validate the stack config and declare every resource; a bad config raises ``SpecError``."""
+    spec = validate_spec(read_raw_config(CONFIG_NAMESPACE))
+    stack = build_stack(spec, read_secrets())
+    return Declared(spec=spec, outputs=stack_outputs(stack))
 
 
 def main() -> None:
     """Run the program; a config error ends it cleanly with the message, not a traceback."""
-    raw = read_raw_config(CONFIG_NAMESPACE)
     try:
-        spec = validate_spec(raw)
+        declared = declare()
     except SpecError as error:
         raise pulumi.RunError(str(error)) from None
-    if test_only_kubernetes_overrides():
-        pulumi.log.warn(
-            f"{TEST_ONLY_KUBERNETES_OVERRIDE_ENV} is set: the support-matrix check accepts Kubernetes versions"
-            " outside SCONE's tested range. This is for the e2e harness only."
-        )
-    stack = build_stack(spec, read_secrets())
-    for key, value in stack_outputs(stack).items():
+    for key, value in declared.outputs.items():
         pulumi.export(key, value)

@@ -6,7 +6,6 @@ request, not a code change. The order of the file is the upgrade order.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -14,12 +13,6 @@ from pathlib import Path
 import yaml
 
 MATRIX_FILE = Path(__file__).with_name("support_matrix.yaml")
-
-#: Test-only escape hatch: a comma-separated list of extra Kubernetes minor versions
-#: ("1.32") accepted for every release. Only the e2e harness sets it, because the local
-#: control plane it can build is not always inside the supported range; the program
-#: warns loudly whenever it is used.
-TEST_ONLY_KUBERNETES_OVERRIDE_ENV = "SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS"
 
 
 def _minor(version: str) -> tuple[int, int]:
@@ -37,25 +30,16 @@ class Release:
     version: str
     kubernetes_min: str
     kubernetes_max: str
-    new_install: bool
 
     def supports_kubernetes(self, kubernetes_version: str) -> bool:
-        """True when ``kubernetes_version`` is inside this release's range (or overridden)."""
+        """True when ``kubernetes_version`` is inside this release's range."""
         wanted = _minor(kubernetes_version)
-        if wanted in test_only_kubernetes_overrides():
-            return True
         return _minor(self.kubernetes_min) <= wanted <= _minor(self.kubernetes_max)
 
     def kubernetes_minors(self) -> list[str]:
         """Every Kubernetes minor version in range, e.g. ["1.24", "1.25", "1.26"]."""
         low, high = _minor(self.kubernetes_min), _minor(self.kubernetes_max)
         return [f"{low[0]}.{minor}" for minor in range(low[1], high[1] + 1)]
-
-
-def test_only_kubernetes_overrides() -> set[tuple[int, int]]:
-    """Kubernetes minors accepted through the test-only environment override."""
-    raw = os.environ.get(TEST_ONLY_KUBERNETES_OVERRIDE_ENV, "")
-    return {_minor(item) for item in raw.split(",") if item.strip()}
 
 
 @lru_cache(maxsize=1)
@@ -67,7 +51,6 @@ def releases() -> tuple[Release, ...]:
             version=str(item["version"]),
             kubernetes_min=str(item["kubernetes"]["min"]),
             kubernetes_max=str(item["kubernetes"]["max"]),
-            new_install=bool(item.get("newInstall", True)),
         )
         for item in data["releases"]
     )

@@ -5,7 +5,8 @@ No CLI, no cluster, no credentials: the stack file is read the way the CLI reads
 ``secure:`` value is replaced by a recognisable sentinel, and a recording monitor keeps
 each ``RegisterResource`` request, so callers see resource *options* (protect,
 retainOnDelete, ignoreChanges, dependencies) as well as inputs. Tests, the plan tool
-and the benchmark all evaluate through here.
+and the benchmark all evaluate through here, and all of them run the program's own body
+(``components.program.declare``) unless a test hands in a smaller one.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config_errors import SpecError
-from components.config_source import read_raw_config
-from components.spec import CONFIG_NAMESPACE
-from components.spec_loader import read_secrets, validate_spec
-from components.stack import build_stack, stack_outputs
+from components.config_source import stack_file
+from components.program import declare
+from components.spec import SconeSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "scone"
@@ -67,8 +67,7 @@ def project_defaults(root: Path = ROOT) -> dict[str, str]:
 
 def load_stack_config(stack: str, root: Path = ROOT, overrides: dict[str, Any] | None = None) -> StackConfig:
     """Read ``stacks/Pulumi.<stack>.yaml`` (plus ``overrides``, keyed without namespace)."""
-    path = root / "stacks" / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(path.read_text()) or {}
+    document = yaml.safe_load(stack_file(root, stack).read_text()) or {}
     values = project_defaults(root)
     secret_keys: set[str] = set()
     for key, value in (document.get("config") or {}).items():
@@ -178,6 +177,8 @@ class Evaluation:
     outputs: dict[str, Any]
     error: str | None = None
     logs: list[str] = field(default_factory=list)
+    #: The validated spec, when the program itself ran and the config was valid.
+    spec: SconeSpec | None = None
 
     def by_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -213,7 +214,7 @@ def evaluate(
     program: Callable[[], dict[str, Any]] | None = None,
     mocks: Mocks | None = None,
 ) -> Evaluation:
-    """Run the program (``components.program``) once under ``mocks`` (default ``SconeMocks``) for ``config``."""
+    """Run the program (``components.program.declare``, or ``program``) once under ``mocks`` for ``config``."""
     mocks = mocks or SconeMocks()
     monitor = RecordingMonitor(mocks)
     handler = _ListHandler()
@@ -228,18 +229,18 @@ def evaluate(
     pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
     pulumi.runtime.settings.SETTINGS.outputs.clear()
 
-    def default_program() -> dict[str, Any]:
-        spec = validate_spec(read_raw_config(CONFIG_NAMESPACE))
-        return stack_outputs(build_stack(spec, read_secrets()))
-
-    run = program or default_program
     result: dict[str, Any] = {}
     error: str | None = None
+    spec: SconeSpec | None = None
 
     def body() -> None:
-        nonlocal error
+        nonlocal error, spec
         try:
-            outputs = run()
+            if program is None:
+                declared = declare()
+                spec, outputs = declared.spec, declared.outputs
+            else:
+                outputs = program()
         except SpecError as spec_error:
             error = str(spec_error)
             return
@@ -247,7 +248,9 @@ def evaluate(
         result.update(resolved or {})
 
     _sync_await(run_pulumi_func(body))
-    return Evaluation(registrations=monitor.registrations, outputs=result, error=error, logs=handler.messages)
+    return Evaluation(
+        registrations=monitor.registrations, outputs=result, error=error, logs=handler.messages, spec=spec
+    )
 
 
 def contains_plain(value: Any, needle: str) -> bool:

@@ -25,22 +25,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pulumi.runtime import rpc
 
 PLAN_FORMAT = 1
 SECRET_MASK = "<secret>"  # noqa: S105 - the mask, not a secret
 UNKNOWN_MASK = "<computed>"
 ROOT_MARK = "<root>"
 SENTINEL_PREFIX = "SENTINEL-SECRET-"
-#: Pulumi's wrapper for a secret value and its marker (pulumi.runtime.rpc; stable wire format).
-SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - a wire-format marker
-SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105
-#: Pulumi's wire value for "unknown during preview" (pulumi.runtime.rpc.UNKNOWN).
-UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+#: Pulumi's wrapper key for a secret value, its marker, and the value "unknown during preview".
+SECRET_SIG = rpc._special_sig_key
+SECRET_MARK = rpc._special_secret_sig
+UNKNOWN_VALUE = rpc.UNKNOWN
 #: Markdown shows strings up to this length; the JSON plan always has the whole value.
 MARKDOWN_STRING_LIMIT = 240
 
@@ -107,39 +107,35 @@ def _resource_entry(registration: Any, root: str) -> dict[str, Any]:
     }
 
 
-def _capturing_program(captured: dict[str, Any]) -> Callable[[], dict[str, Any]]:
-    """The program exactly as ``tools.mock_engine`` runs it, keeping the validated spec too."""
-    # Imported here, not at the top: they must come from the checkout being evaluated,
-    # which is on sys.path only once main() runs (see the module docstring).
+def _spec_of(evaluation: Any) -> dict[str, Any]:
+    """The validated spec of an evaluation, as JSON.
+
+    A revision whose mock engine predates ``Evaluation.spec`` is asked for its spec the way
+    its program read it: the config the evaluation set is still in place.
+    """
+    if hasattr(evaluation, "spec"):
+        return evaluation.spec.model_dump(mode="json", by_alias=True) if evaluation.spec is not None else {}
+    if evaluation.error:
+        return {}
+    # Imported here: they come from the evaluated checkout (see the module docstring).
     from components.config_source import read_raw_config  # noqa: PLC0415
     from components.spec import CONFIG_NAMESPACE  # noqa: PLC0415
-    from components.spec_loader import read_secrets, validate_spec  # noqa: PLC0415
-    from components.stack import build_stack, stack_outputs  # noqa: PLC0415
+    from components.spec_loader import validate_spec  # noqa: PLC0415
 
-    def program() -> dict[str, Any]:
-        spec = validate_spec(read_raw_config(CONFIG_NAMESPACE))
-        captured["spec"] = spec.model_dump(mode="json", by_alias=True)
-        outputs: dict[str, Any] = stack_outputs(build_stack(spec, read_secrets()))
-        return outputs
-
-    return program
+    dumped: dict[str, Any] = validate_spec(read_raw_config(CONFIG_NAMESPACE)).model_dump(mode="json", by_alias=True)
+    return dumped
 
 
 def build_plan(stack: str, root: Path) -> dict[str, Any]:
     """Evaluate ``stack`` of the project at ``root`` and return its plan document."""
     from tools.mock_engine import evaluate, load_stack_config  # noqa: PLC0415 - the evaluated checkout's engine
 
-    stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        known = sorted(path.name.split(".")[1] for path in (root / "stacks").glob("Pulumi.*.yaml"))
-        raise PlanError(f"--stack {stack}: there is no stacks/Pulumi.{stack}.yaml; known stacks: {', '.join(known)}")
-    config = load_stack_config(stack, root=root)
-    captured: dict[str, Any] = {}
     try:
-        program: Callable[[], dict[str, Any]] | None = _capturing_program(captured)
-    except ImportError:  # an older program layout: evaluate it the way its own engine does
-        program = None
-    evaluation = evaluate(config, program=program)
+        config = load_stack_config(stack, root=root)
+    except FileNotFoundError:
+        known = ", ".join(all_stacks(root))
+        raise PlanError(f"--stack {stack}: there is no stacks/Pulumi.{stack}.yaml; known stacks: {known}") from None
+    evaluation = evaluate(config)
     root_text = str(root.resolve())
     plan: dict[str, Any] = {
         "planFormat": PLAN_FORMAT,
@@ -147,7 +143,7 @@ def build_plan(stack: str, root: Path) -> dict[str, Any]:
         "stack": stack,
         "error": normalise(evaluation.error, root_text) if evaluation.error else None,
         "secretConfigKeys": sorted(config.secret_keys),
-        "spec": normalise(captured.get("spec", {}), root_text),
+        "spec": normalise(_spec_of(evaluation), root_text),
         "outputs": normalise(evaluation.outputs, root_text),
         "resources": sorted(
             (_resource_entry(registration, root_text) for registration in evaluation.registrations),
@@ -297,7 +293,9 @@ def write_plans(stacks: list[str], root: Path, out_dir: Path) -> list[Path]:
 
 def all_stacks(root: Path) -> list[str]:
     """Every stack that has a stack file under ``root``."""
-    return sorted(path.name.split(".")[1] for path in (root / "stacks").glob("Pulumi.*.yaml"))
+    from components.config_source import stack_names  # noqa: PLC0415 - the evaluated checkout's layout
+
+    return stack_names(root)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from components.config_source import stack_file, stack_names
+
 WORKTREE = "worktree"
 PLAN_SCRIPT = Path(__file__).resolve().parent / "plan.py"
 
@@ -27,7 +29,7 @@ class RevisionError(Exception):
 
 def stacks_in(tree: Path) -> list[str]:
     """Stacks that have a stack file in ``tree``."""
-    return sorted(path.name.split(".")[1] for path in (tree / "stacks").glob("Pulumi.*.yaml"))
+    return stack_names(tree)
 
 
 def export_revision(repo: Path, revision: str, dest: Path) -> Path:
@@ -62,7 +64,7 @@ def export_revision(repo: Path, revision: str, dest: Path) -> Path:
 
 def plan_tree(tree: Path, stacks: list[str], out_dir: Path, label: str) -> dict[str, dict[str, Any]]:
     """Plans of ``stacks`` (those that exist in ``tree``), keyed by stack name."""
-    present = [stack for stack in stacks if (tree / "stacks" / f"Pulumi.{stack}.yaml").is_file()]
+    present = [stack for stack in stacks if stack_file(tree, stack).is_file()]
     if not present:
         return {}
     if not (tree / "tools" / "mock_engine.py").is_file():

@@ -25,6 +25,7 @@ from typing import Any
 
 from e2e.harness.fake_nodes import DEFAULT_NODES, FakeNode
 from e2e.harness.kube_api import KubeApi, KubeCredentials
+from e2e.harness.operator_sim import OPERATOR_DEPLOYMENT
 from e2e.harness.pki import Pki, make_pki
 from e2e.harness.processes import Child, free_port, start_child, wait_until
 from e2e.harness.tools import REPO_ROOT, Tools
@@ -235,6 +236,22 @@ class LocalCluster:
         objs = obj if isinstance(obj, list) else [obj]
         doc = {"apiVersion": "v1", "kind": "List", "items": objs}
         self.kubectl("apply", "-f", "-", input=json.dumps(doc))
+
+    def start_operator_deployment(self, namespace: str) -> None:
+        """The Deployment the simulated operator waits for, created in ``namespace`` and ready.
+
+        What the operator chart would run; the simulated operator acts on SCONE CRs only
+        while such a Deployment has a ready replica.
+        """
+        self.kubectl("create", "namespace", namespace, check=False)
+        self.kubectl("create", "deployment", OPERATOR_DEPLOYMENT, "-n", namespace,
+                     "--image=registry.scontain.com/scone.cloud/k8soperators:5.8.0")
+
+        def ready() -> bool:
+            status = self.kubectl_json("get", "deployment", OPERATOR_DEPLOYMENT, "-n", namespace).get("status") or {}
+            return int(status.get("readyReplicas") or 0) >= 1
+
+        wait_until("the operator Deployment to be ready", ready, self.children, attempts=600, interval=0.2)
 
     def dump_logs(self, lines: int = 40) -> str:
         """Last lines of every child's log, for failure messages."""

@@ -23,6 +23,11 @@ BASE_STACK_FILE = REPO_ROOT / "stacks" / "Pulumi.local.yaml"
 CHART_DIR_CONFIG = "e2e/harness/charts/scone-operator"
 
 
+def local_stack_version() -> str:
+    """The SCONE version the committed local stack file declares."""
+    return str(yaml.safe_load(BASE_STACK_FILE.read_text())["config"]["scone:serviceVersion"])
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """`override` wins; nested dicts merge; a None value removes the key."""
     out = copy.deepcopy(base)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from e2e.harness.charts import CRDS_FILE
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.tools import Tools, ToolsMissingError
 
@@ -56,6 +57,13 @@ def cluster(cluster_tools: Tools, tmp_path_factory: pytest.TempPathFactory) -> I
             os.environ.pop("FAKE_SCONE_STATE_DIR", None)
         else:
             os.environ["FAKE_SCONE_STATE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def harness_crds(cluster: LocalCluster) -> None:
+    """The SCONE CRDs of the local chart, applied and established (what the chart would bring)."""
+    cluster.kubectl("apply", "-f", str(CRDS_FILE))
+    cluster.kubectl("wait", "--for=condition=established", "-f", str(CRDS_FILE), "--timeout=120s")
 
 
 @pytest.fixture()

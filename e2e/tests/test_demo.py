@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e.harness.local_stack import GENERATED_DCAP_KEY, generate_dcap_key
+from e2e.harness.scone_project import local_stack_version
 from e2e.harness.tools import REPO_ROOT, Tools
 
 OUTPUTS_MARK = "Stack outputs:\n"
@@ -47,9 +48,9 @@ def test_demo_provisions_cas_prints_its_outputs_and_cleans_up(e2e_tools: Tools, 
                           capture_output=True, text=True, check=False)
     assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
     outputs = _printed_outputs(demo.stdout)
-    assert outputs["deployedVersion"] == "5.8.0"
+    assert outputs["deployedVersion"] == local_stack_version()
     assert outputs["operatorRelease"]["status"] == "deployed"
-    assert outputs["owner"]["casVersion"] == "5.8.0"
+    assert outputs["owner"]["casVersion"] == local_stack_version()
     assert set(outputs["owner"]["publicKeys"]) >= {"casKey", "casSoftwareKey", "casSessionEncryptionKey"}
     assert GENERATED_DCAP_KEY.fullmatch(generate_dcap_key())  # the pattern still describes the demo's key
     assert not GENERATED_DCAP_KEY.search(demo.stdout + demo.stderr)

@@ -14,20 +14,24 @@ from typing import Any
 
 import pytest
 
-from e2e.harness.charts import CRDS_FILE, package_chart
+from e2e.harness.charts import package_chart
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.fake_nodes import DEFAULT_NODES, ZONE_LABEL
 from e2e.harness.processes import wait_until
 
 NS = "harness-test"
+CAS_SPEC: dict[str, Any] = {
+    "persistence": {"enabled": True},
+    "databaseSnapshots": {"enabled": True, "persistence": {"enabled": True}},
+}
 
 
 def _apply(cluster: LocalCluster, obj: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-f", "-", input=json.dumps(obj))
 
 
-def _cas(cluster: LocalCluster) -> dict[str, Any]:
-    got: dict[str, Any] = cluster.kubectl_json("get", "cas", "cas", "-n", NS)
+def _cas(cluster: LocalCluster, name: str) -> dict[str, Any]:
+    got: dict[str, Any] = cluster.kubectl_json("get", "cas", name, "-n", NS)
     return got
 
 
@@ -36,6 +40,22 @@ def _wait(cluster: LocalCluster, what: str, check: Any) -> None:
         wait_until(what, check, cluster.children, attempts=600, interval=0.2)
     except TimeoutError:
         raise AssertionError(f"{what} never happened\n{cluster.dump_logs(10)}") from None
+
+
+@pytest.fixture(scope="module")
+def operator(cluster: LocalCluster, harness_crds: None) -> None:
+    """The CRDs, the test namespace and a ready operator Deployment: the simulated operator acts."""
+    cluster.start_operator_deployment(NS)
+
+
+def make_cas(cluster: LocalCluster, name: str) -> dict[str, Any]:
+    """A CAS of its own for one test, once the simulated operator reports it Unprovisioned."""
+    _apply(cluster, {"apiVersion": "services.scone.cloud/v1beta1", "kind": "CAS",
+                     "metadata": {"name": name, "namespace": NS},
+                     "spec": {"image": "r/cas:5.8.0", **CAS_SPEC}})
+    _wait(cluster, f"CAS {name} Unprovisioned",
+          lambda: _cas(cluster, name).get("status", {}).get("phase") == "Unprovisioned")
+    return _cas(cluster, name)
 
 
 def test_fake_nodes_are_ready_in_two_zones_with_scone_labels(cluster: LocalCluster) -> None:
@@ -54,8 +74,9 @@ def test_fake_nodes_are_ready_in_two_zones_with_scone_labels(cluster: LocalClust
             assert addr["address"].startswith("127.") or addr["type"] == "Hostname"
 
 
-def test_crds_have_upstream_groups_kinds_scope_and_status_subresource(cluster: LocalCluster) -> None:
-    cluster.kubectl("apply", "-f", str(CRDS_FILE))
+def test_crds_have_upstream_groups_kinds_scope_and_status_subresource(
+    cluster: LocalCluster, harness_crds: None,
+) -> None:
     expected = {
         "cas.services.scone.cloud": ("CAS", "Namespaced"),
         "vaults.services.scone.cloud": ("Vault", "Namespaced"),
@@ -65,7 +86,6 @@ def test_crds_have_upstream_groups_kinds_scope_and_status_subresource(cluster: L
         "encryptedpolicies.cas.scone.cloud": ("EncryptedPolicy", "Namespaced"),
     }
     for name, (kind, scope) in expected.items():
-        cluster.kubectl("wait", "--for=condition=established", f"crd/{name}", "--timeout=60s")
         crd = cluster.kubectl_json("get", "crd", name)
         assert crd["spec"]["names"]["kind"] == kind
         assert crd["spec"]["scope"] == scope
@@ -73,36 +93,17 @@ def test_crds_have_upstream_groups_kinds_scope_and_status_subresource(cluster: L
         assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
 
 
-def test_operator_sim_does_nothing_until_the_operator_deployment_is_ready(cluster: LocalCluster) -> None:
-    cluster.kubectl("create", "namespace", NS)
-    _apply(cluster, {"apiVersion": "base.scone.cloud/v1beta1", "kind": "LAS",
-                     "metadata": {"name": "las"}, "spec": {"image": "r/las:5.8.0", "dcapKey": "x"}})
-    # Several reconcile loops pass; no operator, so no status.
-    _wait(cluster, "LAS to be listed", lambda: cluster.kubectl("get", "las", "las").returncode == 0)
-    assert "status" not in cluster.kubectl_json("get", "las", "las")
-    cluster.kubectl("create", "deployment", "scone-controller-manager", "-n", NS,
-                    "--image=registry.scontain.com/scone.cloud/k8soperators:5.8.0")
-    _wait(cluster, "LAS HEALTHY", lambda: cluster.kubectl_json("get", "las", "las")
-          .get("status", {}).get("state") == "HEALTHY")
-    status = cluster.kubectl_json("get", "las", "las")["status"]
-    assert status["version"] == "5.8.0"
-    assert status["desiredNumberScheduled"] == status["numberAvailable"] == 4
-
-
-def test_cas_gets_statefulset_zonal_volumes_pdb_and_unprovisioned_status(cluster: LocalCluster) -> None:
-    _apply(cluster, {"apiVersion": "services.scone.cloud/v1beta1", "kind": "CAS",
-                     "metadata": {"name": "cas", "namespace": NS},
-                     "spec": {"image": "r/cas:5.8.0", "persistence": {"enabled": True},
-                              "databaseSnapshots": {"enabled": True, "persistence": {"enabled": True}}}})
-    _wait(cluster, "CAS Unprovisioned", lambda: _cas(cluster).get("status", {}).get("phase") == "Unprovisioned")
-    status = _cas(cluster)["status"]
+def test_cas_gets_statefulset_zonal_volumes_pdb_and_unprovisioned_status(
+    cluster: LocalCluster, operator: None,
+) -> None:
+    status = make_cas(cluster, "cas-fresh")["status"]
     assert status["state"] == "HEALTHY" and status["provisioned"] == "No"
     assert status["snapshotStatus"] == "Persisted" and status["migrationNodeRatio"] == "Disabled"
     assert status["version"] == "5.8.0" and status["podDisruptionBudgetAlert"] == 0
-    pvc = cluster.kubectl_json("get", "pvc", "database-cas-0", "-n", NS)
+    pvc = cluster.kubectl_json("get", "pvc", "database-cas-fresh-0", "-n", NS)
     assert pvc["status"]["phase"] == "Bound"
     pv = cluster.kubectl_json("get", "pv", pvc["spec"]["volumeName"])
-    pod = cluster.kubectl_json("get", "pod", "cas-0", "-n", NS)
+    pod = cluster.kubectl_json("get", "pod", "cas-fresh-0", "-n", NS)
     node = cluster.kubectl_json("get", "node", pod["spec"]["nodeName"])
     assert pv["metadata"]["labels"][ZONE_LABEL] == node["metadata"]["labels"][ZONE_LABEL]
     assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
@@ -110,29 +111,33 @@ def test_cas_gets_statefulset_zonal_volumes_pdb_and_unprovisioned_status(cluster
 
 
 def test_provisioned_cas_with_backup_controller_passes_enabling_migration_to_healthy(
-    cluster: LocalCluster,
+    cluster: LocalCluster, operator: None,
 ) -> None:
-    db = Path(os.environ["FAKE_SCONE_STATE_DIR"]) / "casdb" / NS / "cas.json"
+    make_cas(cluster, "cas-prov")
+    db = Path(os.environ["FAKE_SCONE_STATE_DIR"]) / "casdb" / NS / "cas-prov.json"
     db.parent.mkdir(parents=True, exist_ok=True)
     db.write_text(json.dumps({"provisioned": True}))
-    cluster.kubectl("patch", "cas", "cas", "-n", NS, "--type=merge", "-p", json.dumps(
+    cluster.kubectl("patch", "cas", "cas-prov", "-n", NS, "--type=merge", "-p", json.dumps(
         {"spec": {"backup-controller": {"enabled": True, "session": "cas-owner/primary-backup/register"}}}))
     seen: set[str] = set()
 
     def healthy() -> bool:
-        st = _cas(cluster).get("status", {})
+        st = _cas(cluster, "cas-prov").get("status", {})
         seen.add(st.get("phase", ""))
         return bool(st.get("phase") == "HEALTHY" and st.get("migrationNodeRatio") == "4/4")
 
     _wait(cluster, "CAS HEALTHY with every node registered", healthy)
     assert "EnablingMigration" in seen, seen
-    st = _cas(cluster)["status"]
+    st = _cas(cluster, "cas-prov")["status"]
     assert st["provisioned"] == "Yes" and st["migrationNodeRatio"] == "4/4" and st["migrationNodeAlert"] == 0
-    assert "HEALTHY" in cluster.kubectl("get", "cas", "cas", "-n", NS).stdout
+    assert "HEALTHY" in cluster.kubectl("get", "cas", "cas-prov", "-n", NS).stdout
 
 
-def test_cas_eviction_is_refused_by_pdb_and_a_deleted_pod_returns_in_its_zone(cluster: LocalCluster) -> None:
-    pod = cluster.kubectl_json("get", "pod", "cas-0", "-n", NS)
+def test_cas_eviction_is_refused_by_pdb_and_a_deleted_pod_returns_in_its_zone(
+    cluster: LocalCluster, operator: None,
+) -> None:
+    make_cas(cluster, "cas-move")
+    pod = cluster.kubectl_json("get", "pod", "cas-move-0", "-n", NS)
     old_node = pod["spec"]["nodeName"]
     zone = cluster.kubectl_json("get", "node", old_node)["metadata"]["labels"][ZONE_LABEL]
 
@@ -140,28 +145,31 @@ def test_cas_eviction_is_refused_by_pdb_and_a_deleted_pod_returns_in_its_zone(cl
                             "--timeout=5s", check=False)
     assert drain.returncode != 0
     assert "disruption budget" in drain.stderr
-    assert cluster.kubectl_json("get", "pod", "cas-0", "-n", NS)["metadata"]["uid"] == pod["metadata"]["uid"]
+    assert cluster.kubectl_json("get", "pod", "cas-move-0", "-n", NS)["metadata"]["uid"] == pod["metadata"]["uid"]
 
     # The node stays cordoned by the drain attempt; the admin deletes the pod explicitly.
     assert cluster.kubectl_json("get", "node", old_node)["spec"].get("unschedulable") is True
-    cluster.kubectl("delete", "pod", "cas-0", "-n", NS, "--wait=false")
+    cluster.kubectl("delete", "pod", "cas-move-0", "-n", NS, "--wait=false")
 
     def rescheduled() -> bool:
-        p = cluster.kubectl_json("get", "pod", "cas-0", "-n", NS)
+        p = cluster.kubectl_json("get", "pod", "cas-move-0", "-n", NS)
         return bool(p["metadata"]["uid"] != pod["metadata"]["uid"] and p["status"].get("phase") == "Running")
 
-    _wait(cluster, "cas-0 running again", rescheduled)
-    new_node = cluster.kubectl_json("get", "pod", "cas-0", "-n", NS)["spec"]["nodeName"]
+    try:
+        _wait(cluster, "cas-move-0 running again", rescheduled)
+    finally:
+        cluster.kubectl("uncordon", old_node)
+    new_node = cluster.kubectl_json("get", "pod", "cas-move-0", "-n", NS)["spec"]["nodeName"]
     assert new_node != old_node
     assert cluster.kubectl_json("get", "node", new_node)["metadata"]["labels"][ZONE_LABEL] == zone
-    cluster.kubectl("uncordon", old_node)
 
 
-def test_deleting_cas_removes_its_workload_but_keeps_its_volumes(cluster: LocalCluster) -> None:
-    cluster.kubectl("delete", "cas", "cas", "-n", NS, "--wait=false")
+def test_deleting_cas_removes_its_workload_but_keeps_its_volumes(cluster: LocalCluster, operator: None) -> None:
+    make_cas(cluster, "cas-del")
+    cluster.kubectl("delete", "cas", "cas-del", "-n", NS, "--wait=false")
     _wait(cluster, "StatefulSet garbage-collected",
-          lambda: cluster.kubectl("get", "sts", "cas", "-n", NS, check=False).returncode != 0)
-    assert cluster.kubectl_json("get", "pvc", "database-cas-0", "-n", NS)["status"]["phase"] == "Bound"
+          lambda: cluster.kubectl("get", "sts", "cas-del", "-n", NS, check=False).returncode != 0)
+    assert cluster.kubectl_json("get", "pvc", "database-cas-del-0", "-n", NS)["status"]["phase"] == "Bound"
 
 
 def test_packaged_chart_carries_the_requested_version(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import LocalSconeStack
+from e2e.harness.scone_project import local_stack_version
 from e2e.harness.tools import Tools
 
 
@@ -29,4 +30,5 @@ def test_first_up_on_a_bare_cluster_creates_everything_and_a_second_up_changes_n
     assert cluster.kubectl("get", "cas", "-n", out["namespaces"]["services"], "-o", "name").stdout.strip()
     again = ws.run("up", "--yes", "--skip-preview", "--expect-no-changes")
     assert again.returncode == 0, again.output[-4000:]
-    assert json.loads(ws.run("stack", "output", "--json", check=True).stdout)["deployedVersion"] == "5.8.0"
+    outputs = json.loads(ws.run("stack", "output", "--json", check=True).stdout)
+    assert outputs["deployedVersion"] == local_stack_version()

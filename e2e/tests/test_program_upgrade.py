@@ -5,14 +5,14 @@ then upgrades the operator release, LAS and the SGX plugin.
 Why e2e: the ordering is the engine's (dependencies, dynamic providers in their own
 process), and the fake plugin acts on the real API server through real kubectl, while
 the simulated operator rolls the CAS StatefulSet and reports the new version.
-5.8.0-rc.19 supports Kubernetes up to 1.25 and the harness runs 1.26.13, so this test
-sets the support matrix's test-only override (SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS).
+5.8.0-rc.19 supports Kubernetes up to 1.25 and the harness runs 1.26.13, so the stack at
+the old version declares no ``kubernetesVersion`` (the support-matrix check applies only to a
+declared one), as an operator of such a cluster would have to.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,20 +41,13 @@ def owner_stack(e2e_tools: Tools, cluster: LocalCluster,
         "scone:serviceVersion": OLD,
         "scone:operatorChart": {"location": str(charts / "scone-operator-{version}.tgz")},
         "scone:provisioning": owner_provisioning(work),
+        "scone:kubernetesVersion": None,
     }
     stack = LocalSconeStack(e2e_tools, cluster, work, overrides=overrides)
     stack.call_log = work / "calls.jsonl"  # type: ignore[attr-defined]
-    old_env = os.environ.get("SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS")
-    os.environ["SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS"] = "1.26"
-    try:
-        ws = stack.create()
-        use_fake_plugin(ws, work, call_log=stack.call_log)  # type: ignore[attr-defined]
-        yield stack
-    finally:
-        if old_env is None:
-            os.environ.pop("SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS", None)
-        else:
-            os.environ["SCONE_TEST_ONLY_EXTRA_KUBERNETES_VERSIONS"] = old_env
+    ws = stack.create()
+    use_fake_plugin(ws, work, call_log=stack.call_log)  # type: ignore[attr-defined]
+    yield stack
 
 
 def _ws(stack: LocalSconeStack) -> PulumiWorkspace:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
+from components.config_source import stack_names
 from policy.tests.policy_harness import (
     BY_NAME,
     from_registration,
@@ -24,7 +25,7 @@ from tools.plan import build_plan
 from tools.policy_config import policy_config
 
 ROOT = Path(__file__).resolve().parents[2]
-STACKS = sorted(path.name.split(".")[1] for path in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACKS = stack_names(ROOT)
 
 
 def pack_violations(evaluation: Evaluation, config: dict[str, dict[str, object]]) -> list[str]:

@@ -86,12 +86,18 @@ def test_inherited_namespace_and_dcap_key_do_not_leak_into_runs(
 
 
 def test_port_forward_detection_sees_a_real_process(world: OwnerWorld) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "port-forward"])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)", "port-forward"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
     try:
+        assert proc.stdout.readline() == "up\n"  # exec'd: /proc/<pid>/cmdline now shows port-forward
         assert proc.pid in plugin_module_real()
     finally:
         proc.kill()
         proc.wait()
+        proc.stdout.close()
     assert proc.pid not in plugin_module_real()
 
 

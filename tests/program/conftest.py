@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tools.mock_engine import Evaluation, evaluate, load_stack_config
+from components.config_source import stack_names
+from tools.mock_engine import ROOT, Evaluation, evaluate, load_stack_config
 
-STACKS = sorted(
-    path.name.split(".")[1] for path in (Path(__file__).resolve().parents[2] / "stacks").glob("Pulumi.*.yaml")
-)
+STACKS = stack_names(ROOT)
 
 Evaluate = Callable[..., Evaluation]
 

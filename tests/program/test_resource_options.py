@@ -31,8 +31,10 @@ def test_cas_is_protected_retained_and_leaves_owner_fields_to_the_plugin(evaluat
 
 
 def test_cas_cr_has_exactly_the_image_kubectl_provision_expects(evaluate_stack: Evaluate) -> None:
-    cas = evaluate_stack("prod", images={"repository": "registry.example.com/sc", "prefix": "x-"}).one(CAS)
-    assert cas.inputs["spec"]["image"] == "registry.example.com/sc/x-cas:5.8.0"
+    evaluation = evaluate_stack("prod", images={"repository": "registry.example.com/sc", "prefix": "x-"})
+    cas = evaluation.one(CAS)
+    assert evaluation.spec is not None
+    assert cas.inputs["spec"]["image"] == f"registry.example.com/sc/x-cas:{evaluation.spec.serviceVersion}"
     assert cas.inputs["spec"]["backup-controller"] == {"enabled": False}
 
 
@@ -101,12 +103,12 @@ def test_node_selectors_reach_the_right_objects(evaluate_stack: Evaluate) -> Non
 
 
 def test_operator_release_uses_the_configured_chart_and_image(evaluate_stack: Evaluate) -> None:
-    release = evaluate_stack("dev", operatorChart={"location": "/charts/scone-operator-{version}.tgz"}).one(
-        RELEASE, "scone-operator"
-    )
-    assert release.inputs["chart"] == "/charts/scone-operator-5.8.0.tgz"
-    expected_image = "mtr.devops.telekom.de/osc/security/confidential-computing/k8soperators:5.8.0"
-    assert release.inputs["values"]["image"] == expected_image
+    evaluation = evaluate_stack("dev", operatorChart={"location": "/charts/scone-operator-{version}.tgz"})
+    release = evaluation.one(RELEASE, "scone-operator")
+    spec = evaluation.spec
+    assert spec is not None
+    assert release.inputs["chart"] == f"/charts/scone-operator-{spec.serviceVersion}.tgz"
+    assert release.inputs["values"]["image"] == f"{spec.images.repository}/k8soperators:{spec.serviceVersion}"
 
 
 def with_secrets(stack: str, *keys: str, **overrides: object) -> StackConfig:

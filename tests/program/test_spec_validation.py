@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from components.spec import SconeSpec
+from components.support_matrix import supported_versions
 from tests.program.conftest import Evaluate
 
 HEADER = "invalid configuration in stacks/Pulumi.dev.yaml:\n  - "
@@ -26,7 +27,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     (
         "unsupported version",
         {"serviceVersion": "5.7.0"},
-        "scone:serviceVersion: '5.7.0' is not supported; supported versions are 5.8.0-rc.19, 5.8.0"
+        f"scone:serviceVersion: '5.7.0' is not supported; supported versions are {', '.join(supported_versions())}"
         " (components/support_matrix.yaml)",
     ),
     (
@@ -96,7 +97,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "kubernetes version outside the matrix",
-        {"kubernetesVersion": "1.30"},
+        {"serviceVersion": "5.8.0", "kubernetesVersion": "1.30"},
         "scone:kubernetesVersion: 1.30 is outside what SCONE 5.8.0 supports (1.24-1.26)",
     ),
     (

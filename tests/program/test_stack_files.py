@@ -45,8 +45,10 @@ def test_every_resource_is_a_component_or_parented_to_one(evaluate_stack: Evalua
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_status_outputs_stand_in_for_the_scone_cr_status(evaluate_stack: Evaluate, stack: str) -> None:
-    outputs = evaluate_stack(stack).outputs
-    assert outputs["deployedVersion"] == "5.8.0"
+    evaluation = evaluate_stack(stack)
+    outputs = evaluation.outputs
+    assert evaluation.spec is not None
+    assert outputs["deployedVersion"] == evaluation.spec.serviceVersion
     assert len(outputs["deployedSpec"]) == 64
     assert outputs["managementState"] == "Managed"
     assert outputs["namespaces"] == {"operator": "osc-sec-us-scone-operator", "services": "osc-scone-system"}
@@ -62,8 +64,10 @@ def test_deployed_spec_hash_is_stable_and_changes_with_the_spec(evaluate_stack: 
 
 
 def test_prod_exports_the_cas_and_the_backup_bucket(evaluate_stack: Evaluate) -> None:
-    outputs = evaluate_stack("prod").outputs
-    assert outputs["cas"]["image"] == "mtr.devops.telekom.de/osc/security/confidential-computing/osc-cas:5.8.0"
+    evaluation = evaluate_stack("prod")
+    outputs, spec = evaluation.outputs, evaluation.spec
+    assert spec is not None
+    assert outputs["cas"]["image"] == f"{spec.images.repository}/{spec.images.prefix}cas:{spec.serviceVersion}"
     assert outputs["cas"]["statusCommand"] == "kubectl get cas cas -n osc-scone-system"
     assert outputs["backup"]["secretName"] == "s3-bucket-scone-cas-db-backupper"
     assert outputs["backup"]["bucket"].startswith("scone-cas-db-backupper-")

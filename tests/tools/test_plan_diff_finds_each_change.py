@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.support_matrix import release, supported_versions
 from tests.tools.fixture_repo import PROJECT, FixtureRepo, code, delete_stack, stack_config
 from tools.plan_compare import StackDiff
 from tools.plan_diff import COMMENT_MARKER, diff_plans, render_markdown
@@ -26,6 +27,15 @@ STACK = "prod"
 PROD = yaml.safe_load((PROJECT / "stacks" / f"Pulumi.{STACK}.yaml").read_text())["config"]
 
 
+#: prod's own SCONE release and the one before it in the support matrix (the upgrade order).
+CURRENT = str(PROD["scone:serviceVersion"])
+PREVIOUS = supported_versions()[supported_versions().index(CURRENT) - 1]
+#: A Kubernetes minor both releases support, so that the upgrade changes only the SCONE version.
+SHARED_KUBERNETES = next(
+    minor for minor in release(PREVIOUS).kubernetes_minors() if minor in release(CURRENT).kubernetes_minors()
+)
+
+
 def prod_backup(**changes: Any) -> dict[str, Any]:
     """prod's backup settings with ``changes`` (stack_config replaces the whole key)."""
     return {**PROD["scone:backup"], **changes}
@@ -34,7 +44,7 @@ def prod_backup(**changes: Any) -> dict[str, Any]:
 #: name -> (commit message, edits). Each is compared with the base revision.
 SCENARIOS: dict[str, tuple[str, list[Any]]] = {
     "unchanged": ("nothing that changes the plan", []),
-    "cas-upgrade": ("upgrade SCONE", [stack_config(STACK, kubernetesVersion="1.25")]),
+    "cas-upgrade": ("upgrade SCONE", [stack_config(STACK, kubernetesVersion=SHARED_KUBERNETES)]),
     "skip-cas": ("stop creating CAS", [stack_config(STACK, skipCas=True)]),
     "cas-renamed": ("rename CAS", [stack_config(STACK, cas={**PROD["scone:cas"], "name": "cas-two"})]),
     "bucket-named": (
@@ -59,7 +69,7 @@ SCENARIOS: dict[str, tuple[str, list[Any]]] = {
 
 #: The base revision runs the previous SCONE release, so that "cas-upgrade" (which moves
 #: to the current one) is an upgrade. Every other scenario keeps the base version.
-BASE_EDITS = [stack_config(STACK, serviceVersion="5.8.0-rc.19", kubernetesVersion="1.25")]
+BASE_EDITS = [stack_config(STACK, serviceVersion=PREVIOUS, kubernetesVersion=SHARED_KUBERNETES)]
 
 
 class Revisions:
@@ -100,7 +110,7 @@ def kinds(found: list[Finding]) -> list[str]:
 def test_the_base_revision_evaluates_with_the_previous_release(revisions: Revisions) -> None:
     plan = revisions.plans(revisions.base)[STACK]
     assert plan["error"] is None
-    assert plan["spec"]["serviceVersion"] == "5.8.0-rc.19"
+    assert plan["spec"]["serviceVersion"] == PREVIOUS
 
 
 def test_a_revision_that_changes_nothing_in_the_plan_shows_no_change(revisions: Revisions) -> None:
@@ -113,7 +123,7 @@ def test_a_cas_upgrade_is_called_out_with_the_owner_and_a_fresh_backup(revisions
     diff, found = revisions.diff("cas-upgrade")
     upgrade = [item for item in found if item.kind == "cas-upgrade"]
     assert len(upgrade) == 1
-    assert "5.8.0-rc.19 to 5.8.0" in upgrade[0].message
+    assert f"{PREVIOUS} to {CURRENT}" in upgrade[0].message
     assert "owner" in upgrade[0].message and "backup" in upgrade[0].message
     cas = next(change for change in diff.changed if change.type.endswith(":CAS"))
     assert {f.path for f in cas.fields} >= {"spec.image"}
