@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, model_validator
 
 from components import support_matrix
 from components.labels import (
@@ -23,6 +22,7 @@ from components.labels import (
     label_value_problem,
 )
 from components.owner.config import OwnerSettings
+from components.strict_model import StrictModel
 
 CONFIG_NAMESPACE = "scone"
 
@@ -34,18 +34,6 @@ SECRET_KEYS: dict[str, str] = {
     "s3SecretAccessKey": "secret access key of an S3-compatible store (with backup.s3.endpoint)",
     "registryAuth": "a .dockerconfigjson for the image registry; creates the pull Secrets",
 }
-
-
-class StrictModel(BaseModel):
-    """Base for every spec section: camelCase keys, no unknown keys, no type coercion."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        strict=True,
-        frozen=True,
-    )
 
 
 def _node_selector(value: dict[str, str]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.owner.plugin import clean
+from components.provider_errors import UserFacingError
 
 CAS_RESOURCE = "cas.services.scone.cloud"
 VAULT_RESOURCE = "vaults.services.scone.cloud"
@@ -24,8 +25,8 @@ READ_TIMEOUT_SECONDS = 120
 NO_SUCH_KIND = "the server doesn't have a resource type"
 
 
-class ClusterError(RuntimeError):
-    """kubectl could not answer; the message carries its (cleaned) stderr."""
+class ClusterError(UserFacingError):
+    """kubectl could not answer; the message carries its (cleaned) stderr and is shown as it is."""
 
 
 def image_tag(image: str) -> str:

@@ -30,6 +30,14 @@ from components.owner.config import OwnerSettings, expand_dir
 from components.owner.resources import CasProvisioning, CasRecovery, CasUpgrade, CasVersionGate, VaultProvisioning
 
 MANAGEMENT_STATES = ("Managed", "Unmanaged")
+#: The SCONE guide: without your own DCAP API key a default key is used, with no guarantee of
+#: validity or availability (kubectl-provision falls back to an all-zero key).
+DEFAULT_DCAP_KEY_WARNING = (
+    "scone:dcapKey is not set: kubectl-provision will provision CAS with its default DCAP API key "
+    "(all zeros), which gives no guarantee of validity or availability of the attestation collateral "
+    "(acceptable only with a DCAP caching service such as PCCS, e.g. on Azure). Set your Intel PCS key "
+    "with `pulumi config set --secret dcapKey <key>` before CAS is provisioned."
+)
 MAX_CAS_NAME = 15
 
 
@@ -120,6 +128,8 @@ class CasOwner(WaitingComponent):
             warning = identity_backup_warning(settings)
             if warning:
                 pulumi.log.warn(warning, resource=self)
+            if args.dcap_key is None and managed:
+                pulumi.log.warn(DEFAULT_DCAP_KEY_WARNING, resource=self)
             if managed and settings.recovery.snapshot_dir:
                 pulumi.log.warn(
                     "provisioning.recovery.snapshotDir is ignored while managementState is Managed "

@@ -12,7 +12,9 @@ import os
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from components.strict_model import StrictModel
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -38,8 +40,8 @@ def _absolute_dir(key: str, value: str | None) -> str | None:
     return value
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+class _Model(StrictModel):
+    """As strict as the rest of the spec: ``maxAttempts: "5"`` is refused, not read as 5."""
 
 
 class VaultSettings(_Model):

@@ -1,6 +1,6 @@
 """Running SCONE's ``kubectl provision`` safely: preflight, timeout, bounded retries, clean errors.
 
-Why: upstream's plugin (scone-upstream.md §1) waits forever, prints ANSI-coloured stderr, aborts when
+Why: upstream's plugin (kubectl-provision 5.8.0) waits forever, prints ANSI-coloured stderr, aborts when
 another ``kubectl port-forward`` runs, needs several tools and the owner identity, and takes the DCAP
 key either from argv (visible to every process on the machine) or from the ``DCAP_KEY`` env var. This
 module is the only place that starts it: the DCAP key goes in the environment only, each run is bounded
@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.provider_errors import UserFacingError
+
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 REDACTED = "[REDACTED]"
 # key=value shapes the plugin (or the scone CLI) may echo; their values are secret whatever they are.
@@ -33,8 +35,12 @@ STDERR_TAIL_LINES = 15
 BACKOFF_CAP_SECONDS = 300.0
 
 
-class PluginError(RuntimeError):
-    """A kubectl-provision run (or its preconditions) failed; the message is safe to show."""
+class PluginError(UserFacingError):
+    """A kubectl-provision run (or its preconditions) failed; the message is safe to show.
+
+    A ``UserFacingError``: inside Pulumi's provider server it reaches the user as the message alone,
+    without the stack frames of the provider and this runner in front of it.
+    """
 
 
 class PreflightError(PluginError):
@@ -59,7 +65,7 @@ def clean(text: str, secrets: Sequence[str | None]) -> str:
 
 @dataclass(frozen=True)
 class PluginEnv:
-    """The environment upstream reads (§1.3). ``dcap_key`` is only ever put into ``DCAP_KEY``."""
+    """The environment variables upstream reads. ``dcap_key`` is only ever put into ``DCAP_KEY``."""
 
     version: str
     image_repo: str
@@ -167,12 +173,17 @@ class PluginRunner:
         *,
         stop_retrying: Callable[[], str | None] | None = None,
         validate: Callable[[PluginResult], str | None] | None = None,
+        answers_no: Callable[[PluginResult], bool] | None = None,
+        before_each: Callable[[], None] | None = None,
     ) -> PluginResult:
         """Run with retries; raise :class:`PluginError` when every attempt failed.
 
         ``stop_retrying`` is asked before each further attempt; when it returns a reason (e.g. "the
         Vault now exists"), no more attempts are made and the reason is added to the error.
         ``validate`` may reject an exit-0 run whose output is incomplete (cut-short output).
+        ``answers_no`` recognises a failed run that is nonetheless a definite answer (``--is-provisioned``
+        saying ``NO``): such a result is returned, not retried. Every other failure is retried.
+        ``before_each`` runs before every attempt (e.g. to clear what an earlier attempt left behind).
         """
         history: list[str] = []
         result: PluginResult | None = None
@@ -184,8 +195,13 @@ class PluginRunner:
                         history.append(f"not retried: {reason}")
                         break
                 self.sleep(self.policy.backoff(attempt - 1))
+            if before_each is not None:
+                before_each()
             result = self.run_once(args)
             result.attempts = attempt
+            if not result.ok and answers_no is not None and answers_no(result):
+                result.history = history
+                return result
             problem = validate(result) if (result.ok and validate is not None) else None
             if result.ok and problem is None:
                 result.history = history

@@ -196,3 +196,29 @@ def test_bad_arguments_are_refused_clearly(overrides: dict[str, Any], message: s
 
     with pytest.raises(Exception, match=message):
         run(build)
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "up"])
+def test_provisioning_without_a_dcap_key_warns_that_the_default_key_is_used(tmp_path: Path, preview: bool) -> None:
+    def build(dcap_key: pulumi.Output[str] | None) -> Any:
+        def program() -> dict[str, Any]:
+            owner = CasOwner("owner", owner_args(enabled(tmp_path), dcap_key=dcap_key))
+            owner.complete(None)
+            return {}
+
+        return program
+
+    without = run(build(None), preview=preview)
+    assert any("scone:dcapKey is not set" in line and "default DCAP API key" in line for line in without.logs), (
+        without.logs
+    )
+    assert any("pulumi config set --secret dcapKey" in line for line in without.logs)
+    with_key = run(build(pulumi.Output.secret(SENTINEL)), preview=preview)
+    assert not any("dcapKey is not set" in line for line in with_key.logs)
+
+    def ci_preview() -> dict[str, Any]:
+        CasOwner("owner", owner_args(OwnerSettings(), dcap_key=None))
+        return {}
+
+    not_owner = run(ci_preview, preview=preview)
+    assert not any("dcapKey is not set" in line for line in not_owner.logs)  # CI previews need no key

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from components.config_errors import explain
 from components.owner.config import OwnerSettings, RecoverySettings, VaultSettings
+from components.spec import CONFIG_NAMESPACE, SconeSpec
 
 
 def test_defaults_need_no_owner_credentials() -> None:
@@ -64,3 +66,30 @@ def test_every_field_is_described() -> None:
 def test_bad_settings_are_refused_with_what_to_do(value: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace(".", r"\.").replace("(", r"\(")):
         OwnerSettings.model_validate(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"maxAttempts": "5"}, "scone:provisioning.maxAttempts: must be a whole number, got '5'"),
+        ({"pluginTimeoutSeconds": "600"}, "scone:provisioning.pluginTimeoutSeconds: must be a whole number, got '600'"),
+        ({"enabled": "true"}, "scone:provisioning.enabled: must be true or false, got 'true'"),
+        ({"vault": {"enabled": "yes"}}, "scone:provisioning.vault.enabled: must be true or false, got 'yes'"),
+    ],
+)
+def test_owner_settings_refuse_quoted_values_like_the_rest_of_the_spec(
+    value: dict[str, object], expected: str
+) -> None:
+    raw = {"serviceVersion": "5.8.0", "provisioning": value}
+    with pytest.raises(ValidationError) as err:
+        SconeSpec.model_validate(raw)
+    assert expected in explain(err.value, SconeSpec, CONFIG_NAMESPACE, raw)
+    with pytest.raises(ValidationError):
+        OwnerSettings.model_validate(value)
+    # the spec's own sections refuse the same kind of value the same way
+    with pytest.raises(ValidationError, match="interval"):
+        SconeSpec.model_validate({"serviceVersion": "5.8.0", "backup": {"interval": "3600"}})
+
+
+def test_owner_settings_accept_a_whole_number_of_backoff_seconds() -> None:
+    assert OwnerSettings.model_validate({"backoffSeconds": 10}).backoff_seconds == 10.0

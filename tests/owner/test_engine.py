@@ -38,7 +38,7 @@ owner = CasOwner("owner", CasOwnerArgs(
     settings=OwnerSettings.model_validate(cfg.require_object("provisioning")),
     cas_name="cas", namespace="__NAMESPACE__", service_version=cfg.require("serviceVersion"),
     image_repo="registry.example/scone", image_prefix="osc-",
-    supported_versions=["5.8.0", "5.8.1", "5.9.0"], dcap_key=cfg.require_secret("dcapKey")))
+    supported_versions=["5.8.0", "5.8.1", "5.9.0"], dcap_key=cfg.get_secret("dcapKey")))
 owner.complete(None)
 pulumi.export("publicKeys", owner.public_keys)
 pulumi.export("casVersion", owner.cas_version)
@@ -51,7 +51,7 @@ pulumi.export("backupSha256", owner.backup_sha256)
 class Project:
     """A throw-away Pulumi project (file backend) whose program imports ``components`` from the repo."""
 
-    def __init__(self, world: OwnerWorld) -> None:
+    def __init__(self, world: OwnerWorld, dcap_key: str | None = SENTINEL_DCAP) -> None:
         self.dir = world.tmp / "project"
         self.dir.mkdir()
         (self.dir / "Pulumi.yaml").write_text(
@@ -71,7 +71,8 @@ class Project:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
         self.run("stack", "init", "dev")
-        self.run("config", "set", "--secret", "dcapKey", SENTINEL_DCAP)
+        if dcap_key is not None:
+            self.run("config", "set", "--secret", "dcapKey", dcap_key)
         self.run("config", "set", "serviceVersion", "5.8.0")
         provisioning = {
             "enabled": True,
@@ -119,7 +120,7 @@ def test_engine_preview_runs_no_plugin_then_up_provisions_and_keeps_the_key_secr
     assert world.calls() == []  # check/diff ran in the provider process; the plugin did not
 
     project.run("up", "--yes", "--skip-preview")
-    assert [c["argv"][-1] for c in world.calls()] == ["--verify", NAMESPACE, "--verify", "--print-public-keys"]
+    assert [c["argv"][-1] for c in world.calls()] == ["--is-provisioned", NAMESPACE, "--verify", "--print-public-keys"]
     outputs = project.outputs()
     assert set(outputs["publicKeys"]) == {"casKey", "casSoftwareKey", "casSessionEncryptionKey", "casCert"}
 
@@ -160,3 +161,39 @@ def test_engine_refuses_a_skip_in_preview_and_upgrades_cas_first(project: Projec
     assert outputs["casVersion"] == "5.8.1"
     assert Path(outputs["backupPath"]).is_dir() and len(outputs["backupSha256"]) == 64
     assert world.cas()["spec"]["image"].endswith("osc-cas:5.8.1")
+
+
+def test_engine_shows_a_failed_plugin_run_as_its_message_without_a_traceback(
+    project: Project, world: OwnerWorld
+) -> None:
+    world.inject({"match": "--print-public-keys", "action": "fail", "message": "kubectl port-forward: lost connection"})
+    up = project.run("up", "--yes", "--skip-preview", ok=False)
+    text = up.stdout + up.stderr
+    assert up.returncode != 0
+    assert "PluginError: reading the CAS public keys failed" in text
+    assert "ERROR: kubectl port-forward: lost connection" in text
+    assert "Traceback" not in text and 'File "' not in text
+
+
+def test_engine_shows_a_preflight_failure_as_its_message_without_a_traceback(
+    project: Project, world: OwnerWorld
+) -> None:
+    shutil.rmtree(world.target)
+    up = project.run("up", "--yes", "--skip-preview", ok=False)
+    text = up.stdout + up.stderr
+    assert up.returncode != 0
+    assert "PreflightError: kubectl-provision cannot run here:" in text
+    assert "provisioning.targetDir" in text
+    assert "Traceback" not in text and 'File "' not in text
+
+
+def test_engine_preview_and_up_warn_when_no_dcap_key_is_set(world: OwnerWorld) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl not installed")
+    world.create_cas_cr("5.8.0")
+    keyless = Project(world, dcap_key=None)
+    preview = keyless.run("preview")
+    assert "scone:dcapKey is not set" in preview.stdout + preview.stderr
+    up = keyless.run("up", "--yes", "--skip-preview")
+    assert "default DCAP API key" in up.stdout + up.stderr
+    assert all(call["dcap_key_sha256"] is None for call in world.calls())

@@ -1,4 +1,4 @@
-"""The fake kubectl-provision keeps upstream 5.8.0's contract (scone-upstream.md §1), on both backends."""
+"""The fake kubectl-provision keeps upstream 5.8.0's documented contract, on both backends."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def test_injected_partial_output_and_hang_are_available(world: OwnerWorld) -> No
     assert kp(world, "cas", "cas", "-n", NAMESPACE).returncode == 0
     world.inject({"match": "--print-public-keys", "action": "partial", "times": 1})
     partial = kp(world, "cas", "cas", "-n", NAMESPACE, "--print-public-keys")
-    assert partial.returncode == 0 and partial.stdout.count("export ") == 2
+    assert partial.returncode == 0 and "-----END CERTIFICATE-----" not in partial.stdout  # cut mid-way
     full = kp(world, "cas", "cas", "-n", NAMESPACE, "--print-public-keys")
     assert full.stdout.count("export ") == 4
     world.inject({"match": "--verify", "action": "hang"})
@@ -191,3 +191,34 @@ def test_dir_backend_works_without_an_api_server(tmp_path: Path) -> None:
     assert subprocess.run(vault, check=False, capture_output=True, text=True, env=env, cwd=tmp_path).returncode == 0
     second = subprocess.run(vault, check=False, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert second.returncode == 1 and "re-provisioning an existing vault" in second.stderr
+
+
+def test_is_provisioned_answers_yes_or_no_with_upstreams_exit_codes(world: OwnerWorld) -> None:
+    before = kp(world, "cas", "cas", "-n", NAMESPACE, "--is-provisioned")
+    assert before.returncode == 1 and before.stdout.splitlines()[-1] == "NO"
+    assert kp(world, "cas", "cas", "-n", NAMESPACE).returncode == 0
+    after = kp(world, "cas", "cas", "-n", NAMESPACE, "--is-provisioned")
+    assert after.returncode == 0 and after.stdout.splitlines()[-1] == "YES"
+    broken = kp(world, "cas", "cas", "-n", "missing-ns", "--is-provisioned")  # error_exit: 1, but no answer
+    assert broken.returncode == 1 and "NO" not in broken.stdout.split()
+
+
+def test_public_keys_print_the_certificate_as_a_pem_over_several_lines(world: OwnerWorld) -> None:
+    assert kp(world, "cas", "cas", "-n", NAMESPACE).returncode == 0
+    printed = kp(world, "cas", "cas", "-n", NAMESPACE, "--print-public-keys")
+    assert printed.returncode == 0
+    cert = printed.stdout.split('export CAS_CERT="', 1)[1]
+    lines = cert.splitlines()
+    assert lines[0] == "-----BEGIN CERTIFICATE-----" and lines[-1] == '-----END CERTIFICATE-----"'
+    assert len(lines) > 2
+
+
+def test_local_backup_that_copies_nothing_still_exits_0(world: OwnerWorld) -> None:
+    assert kp(world, "cas", "cas", "-n", NAMESPACE).returncode == 0
+    assert kp(world, "cas", "cas", "-n", NAMESPACE, "--local-backup").returncode == 0
+    world.inject({"match": "--local-backup", "action": "cp-nothing"})
+    result = kp(world, "cas", "cas", "-n", NAMESPACE, "--local-backup")
+    assert result.returncode == 0 and "Cannot stat: No such file or directory" in result.stderr
+    snaps = world.tmp / "cas-database-snapshots"
+    assert sorted(p.name for p in snaps.iterdir()) == [f"cas-{NAMESPACE}-last-snapshot-db.bak"]
+    assert world.calls()[-1]["cwd_snapshots"] == [f"cas-{NAMESPACE}-last-snapshot-db"]

@@ -1,0 +1,73 @@
+"""Owner failures under the real engine, program and cluster: the user reads a message, not a traceback.
+
+Why e2e: the message is formatted by Pulumi's dynamic-provider server, in its own process, and
+printed by the CLI; only the real engine shows what the owner sees. The fake kubectl-provision
+(tests/fakes, through real kubectl plugin dispatch) fails on purpose through its control file.
+Tests in this module run in order against one stack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e.harness.cluster import LocalCluster
+from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
+from e2e.harness.local_stack import LocalSconeStack
+from e2e.harness.pulumi_env import PulumiWorkspace
+from e2e.harness.tools import Tools
+
+
+@pytest.fixture(scope="module")
+def owner_stack(e2e_tools: Tools, cluster: LocalCluster,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSconeStack]:
+    work = tmp_path_factory.mktemp("owner-errors")
+    provisioning = {**owner_provisioning(work), "maxAttempts": 2, "backoffSeconds": 0}
+    stack = LocalSconeStack(e2e_tools, cluster, work, overrides={"scone:provisioning": provisioning})
+    stack.control = work / "control.json"  # type: ignore[attr-defined]
+    ws = stack.create()
+    use_fake_plugin(ws, work)
+    ws.extra_env["FAKE_SCONE_CONTROL"] = str(stack.control)  # type: ignore[attr-defined]
+    yield stack
+
+
+def _ws(stack: LocalSconeStack) -> PulumiWorkspace:
+    assert stack.ws is not None
+    return stack.ws
+
+
+def test_a_failed_plugin_run_reaches_the_user_as_its_message(owner_stack: LocalSconeStack,
+                                                             cluster: LocalCluster) -> None:
+    control: Path = owner_stack.control  # type: ignore[attr-defined]
+    control.write_text(json.dumps({"rules": [{
+        "match": "--print-public-keys", "action": "fail", "times": 2,
+        "message": "kubectl port-forward: lost connection to pod",
+    }]}))
+    up = _ws(owner_stack).run("up", "--yes", "--skip-preview")
+    assert up.returncode != 0, up.output[-6000:]
+    assert "PluginError: reading the CAS public keys failed" in up.output, up.output[-6000:]
+    assert "ERROR: kubectl port-forward: lost connection to pod" in up.output
+    assert "Traceback" not in up.output and 'File "' not in up.output, up.output[-6000:]
+    assert owner_stack.dcap_key not in up.output
+
+
+def test_the_next_up_adopts_the_cas_the_failed_run_provisioned(owner_stack: LocalSconeStack,
+                                                               cluster: LocalCluster) -> None:
+    up = _ws(owner_stack).run("up", "--yes", "--skip-preview")
+    assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
+    assert set(_ws(owner_stack).outputs()["owner"]["publicKeys"]) == {
+        "casKey", "casSoftwareKey", "casSessionEncryptionKey", "casCert"}
+
+
+def test_a_preflight_failure_reaches_the_user_as_its_message(owner_stack: LocalSconeStack,
+                                                             cluster: LocalCluster) -> None:
+    provisioning = {**owner_stack.overrides["scone:provisioning"], "targetDir": "/nonexistent/owner-target"}
+    owner_stack.reconfigure({**owner_stack.overrides, "scone:provisioning": provisioning})
+    up = _ws(owner_stack).run("up", "--yes", "--skip-preview")
+    assert up.returncode != 0, up.output[-6000:]
+    assert "PreflightError: kubectl-provision cannot run here:" in up.output, up.output[-6000:]
+    assert "provisioning.targetDir '/nonexistent/owner-target' does not exist" in up.output
+    assert "Traceback" not in up.output and 'File "' not in up.output, up.output[-6000:]
