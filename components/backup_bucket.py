@@ -30,13 +30,10 @@ from pulumi_aws._inputs import ProviderEndpointArgs
 from pulumi_aws.provider import Provider
 
 from components.existing_secret import ExistingSecretCheck
-from components.operator import MANAGED_BY
+from components.names import BACKUP_SECRET_NAME, MANAGED_BY
 from components.options import WaitingComponent, child
-from components.spec import SconeSpec
 
-SECRET_NAME = "s3-bucket-scone-cas-db-backupper"  # noqa: S105 - a Secret name, not a secret
-#: Keys of the backupper's S3 Secret (backupper/README.md "The Secret").
-SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BUCKET_NAME", "AWS_REGION", "S3_ENDPOINT")
+SECRET_NAME = BACKUP_SECRET_NAME
 
 
 @dataclass(frozen=True)
@@ -45,6 +42,33 @@ class StoreCredentials:
 
     access_key_id: pulumi.Output[str]
     secret_access_key: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class SecretSource:
+    """An existing Secret ``namespace/name`` with the backupper's keys (``backup.s3Creds``)."""
+
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class BucketArgs:
+    """What the bucket component needs to know, cut from the spec in ``components.settings_slices``."""
+
+    #: The services namespace, where the backupper reads its Secret.
+    namespace: str
+    #: Use the Secret already in the services namespace: no bucket, no copy.
+    use_existing_secret: bool
+    #: Copy this Secret instead of creating a bucket.
+    copy_from: SecretSource | None
+    region: str
+    endpoint: str | None
+    bucket_name: str | None
+    force_path_style: bool
+    retention_days: int
+    prefix: str
+    store_credentials: StoreCredentials | None = None
 
 
 class BackupBucket(WaitingComponent):
@@ -58,49 +82,47 @@ class BackupBucket(WaitingComponent):
     def __init__(
         self,
         name: str,
-        spec: SconeSpec,
-        store_credentials: StoreCredentials | None,
+        args: BucketArgs,
         waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("scone:index:BackupBucket", name, waits_for, opts)
-        if spec.backup.s3.useExistingSecret:
-            self.secret = ExistingSecretCheck("existing-s3-secret", SECRET_NAME, spec.namespaces.services, child(self))
+        if args.use_existing_secret:
+            self.secret = ExistingSecretCheck("existing-s3-secret", SECRET_NAME, args.namespace, child(self))
             self.bucket_name = pulumi.Output.from_input("(from the existing Secret)")
-        elif spec.backup.s3Creds is not None:
-            self.secret = self._copied_secret(spec)
+        elif args.copy_from is not None:
+            self.secret = self._copied_secret(args.copy_from, args.namespace)
             self.bucket_name = pulumi.Output.from_input("(from backup.s3Creds)")
         else:
-            provider = self._aws_provider(spec, store_credentials)
-            bucket = self._bucket(spec, provider)
+            store_credentials = args.store_credentials
+            provider = self._aws_provider(args)
+            bucket = self._bucket(args, provider)
             self.bucket = bucket
             self.bucket_name = bucket.bucket
             self._versioning(bucket, provider)
             self._encryption(bucket, provider)
             self._public_access_block(bucket, provider)
-            self._lifecycle(spec, bucket, provider)
+            self._lifecycle(args, bucket, provider)
             key_id, key_secret = (
                 self._iam_access_key(bucket, provider)
                 if store_credentials is None
                 else (store_credentials.access_key_id, store_credentials.secret_access_key)
             )
-            self.secret = self._secret(spec, bucket.bucket, key_id, key_secret)
+            self.secret = self._secret(args, bucket.bucket, key_id, key_secret)
         self.register_outputs({"bucketName": self.bucket_name, "secretName": SECRET_NAME})
 
     # --- an existing bucket -----------------------------------------------------------
 
-    def _copied_secret(self, spec: SconeSpec) -> k8s.core.v1.Secret:
+    def _copied_secret(self, creds: SecretSource, namespace: str) -> k8s.core.v1.Secret:
         """Copy the user's Secret into the services namespace (the guide's behaviour)."""
-        creds = spec.backup.s3Creds
-        assert creds is not None
         source = k8s.core.v1.Secret.get(
             "s3-creds-source",
-            f"{creds.namespace}/{creds.secret}",
+            f"{creds.namespace}/{creds.name}",
             opts=child(self, additional_secret_outputs=["data", "stringData"]),
         )
         return k8s.core.v1.Secret(
             SECRET_NAME,
-            metadata={"name": SECRET_NAME, "namespace": spec.namespaces.services, "labels": MANAGED_BY},
+            metadata={"name": SECRET_NAME, "namespace": namespace, "labels": MANAGED_BY},
             type="Opaque",
             data=pulumi.Output.secret(source.data),  # type: ignore[arg-type] # SDK typing of secret()
             opts=child(self, retain_on_delete=True, additional_secret_outputs=["data", "stringData"]),
@@ -108,18 +130,18 @@ class BackupBucket(WaitingComponent):
 
     # --- a bucket this stack creates ----------------------------------------------------
 
-    def _aws_provider(self, spec: SconeSpec, store: StoreCredentials | None) -> Provider:
-        settings = spec.backup.s3
-        if settings.endpoint is None:
-            return Provider("aws", region=settings.region, opts=child(self))
+    def _aws_provider(self, args: BucketArgs) -> Provider:
+        store = args.store_credentials
+        if args.endpoint is None:
+            return Provider("aws", region=args.region, opts=child(self))
         assert store is not None, "validated by the stack: an endpoint needs s3AccessKeyId/s3SecretAccessKey"
         return Provider(
             "s3-compatible",
-            region=settings.region,
+            region=args.region,
             access_key=store.access_key_id,
             secret_key=store.secret_access_key,
-            endpoints=[ProviderEndpointArgs(s3=settings.endpoint)],
-            s3_use_path_style=settings.forcePathStyle,
+            endpoints=[ProviderEndpointArgs(s3=args.endpoint)],
+            s3_use_path_style=args.force_path_style,
             skip_credentials_validation=True,
             skip_requesting_account_id=True,
             skip_metadata_api_check=True,
@@ -131,8 +153,8 @@ class BackupBucket(WaitingComponent):
         """``child`` options of a bucket resource, through the stack's (or the store's) AWS provider."""
         return child(self, pulumi.ResourceOptions(provider=provider), data_bearing=data)
 
-    def _bucket(self, spec: SconeSpec, provider: Provider) -> s3.Bucket:
-        name = spec.backup.s3.bucketName
+    def _bucket(self, args: BucketArgs, provider: Provider) -> s3.Bucket:
+        name = args.bucket_name
         return s3.Bucket(
             "scone-cas-db-backupper",
             bucket=name,
@@ -171,11 +193,11 @@ class BackupBucket(WaitingComponent):
             opts=self._opts(provider),
         )
 
-    def _lifecycle(self, spec: SconeSpec, bucket: s3.Bucket, provider: Provider) -> s3.BucketLifecycleConfiguration:
+    def _lifecycle(self, args: BucketArgs, bucket: s3.Bucket, provider: Provider) -> s3.BucketLifecycleConfiguration:
         """Expire after ``retention`` days: the backupper's own retention (which keeps the
         newest sets) acts first; this rule is the second line of defence. Expired objects
         stay recoverable as non-current versions for another ``retention`` days."""
-        days = spec.backup.retention
+        days = args.retention_days
         return s3.BucketLifecycleConfiguration(
             "lifecycle",
             bucket=bucket.id,
@@ -183,7 +205,7 @@ class BackupBucket(WaitingComponent):
                 {
                     "id": "expire-cas-db-backups",
                     "status": "Enabled",
-                    "filter": {"prefix": f"{spec.backup.prefix}/"},
+                    "filter": {"prefix": f"{args.prefix}/"},
                     "expiration": {"days": days},
                     "noncurrent_version_expiration": {"noncurrent_days": days},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
@@ -210,7 +232,7 @@ class BackupBucket(WaitingComponent):
 
     def _secret(
         self,
-        spec: SconeSpec,
+        args: BucketArgs,
         bucket_name: pulumi.Output[str],
         key_id: pulumi.Output[str],
         key_secret: pulumi.Output[str],
@@ -219,13 +241,13 @@ class BackupBucket(WaitingComponent):
             "AWS_ACCESS_KEY_ID": pulumi.Output.secret(key_id),
             "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(key_secret),
             "BUCKET_NAME": bucket_name,
-            "AWS_REGION": spec.backup.s3.region,
+            "AWS_REGION": args.region,
         }
-        if spec.backup.s3.endpoint:
-            data["S3_ENDPOINT"] = spec.backup.s3.endpoint
+        if args.endpoint:
+            data["S3_ENDPOINT"] = args.endpoint
         return k8s.core.v1.Secret(
             SECRET_NAME,
-            metadata={"name": SECRET_NAME, "namespace": spec.namespaces.services, "labels": MANAGED_BY},
+            metadata={"name": SECRET_NAME, "namespace": args.namespace, "labels": MANAGED_BY},
             type="Opaque",
             string_data=data,
             opts=child(self, retain_on_delete=True, additional_secret_outputs=["data", "stringData"]),

@@ -12,18 +12,17 @@ the guide's known inconvenience.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.backup_bucket import SECRET_NAME
-from components.operator import MANAGED_BY
+from components.names import BACKUP_SECRET_NAME, BACKUPPER_APP, MANAGED_BY
 from components.options import WaitingComponent, child, metadata
-from components.spec import SconeSpec
 
-APP = "scone-cas-db-backupper"
+APP = BACKUPPER_APP
 CREDENTIALS_DIR = "/var/run/secrets/scone-backupper/s3"
 METRICS_PORT = 9102
 #: The non-root user the backupper image runs as (backupper/Dockerfile).
@@ -31,16 +30,32 @@ BACKUPPER_UID = 10001
 LABELS = {"app.kubernetes.io/name": APP, **MANAGED_BY}
 
 
-def backupper_env(spec: SconeSpec) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class BackupperArgs:
+    """What the backupper component needs to know, cut from the spec in ``components.settings_slices``."""
+
+    cas_name: str
+    namespace: str
+    version: str
+    interval_seconds: int
+    retention_days: int
+    min_keep: int
+    prefix: str
+    image: str
+    node_selector: Mapping[str, str]
+    pull_secret_name: str
+
+
+def backupper_env(args: BackupperArgs) -> list[dict[str, str]]:
     """The backupper's settings (backupper/README.md: flags and environment)."""
     settings = {
-        "CAS_NAME": spec.cas.name,
-        "CAS_NAMESPACE": spec.namespaces.services,
-        "CAS_VERSION": spec.serviceVersion,
-        "BACKUP_INTERVAL_SECONDS": str(spec.backup.interval),
-        "BACKUP_RETENTION_DAYS": str(spec.backup.retention),
-        "BACKUP_MIN_KEEP": str(spec.backup.minKeep),
-        "BACKUP_PREFIX": spec.backup.prefix,
+        "CAS_NAME": args.cas_name,
+        "CAS_NAMESPACE": args.namespace,
+        "CAS_VERSION": args.version,
+        "BACKUP_INTERVAL_SECONDS": str(args.interval_seconds),
+        "BACKUP_RETENTION_DAYS": str(args.retention_days),
+        "BACKUP_MIN_KEEP": str(args.min_keep),
+        "BACKUP_PREFIX": args.prefix,
         "S3_CREDENTIALS_DIR": CREDENTIALS_DIR,
         "METRICS_PORT": str(METRICS_PORT),
     }
@@ -60,24 +75,24 @@ def restricted_security_context() -> dict[str, Any]:
     }
 
 
-def backupper_pod_spec(spec: SconeSpec, service_account: pulumi.Input[str]) -> dict[str, Any]:
+def backupper_pod_spec(args: BackupperArgs, service_account: pulumi.Input[str]) -> dict[str, Any]:
     """The Deployment's pod spec."""
     return {
         "serviceAccountName": service_account,
         "automountServiceAccountToken": True,
-        "nodeSelector": dict(spec.serviceNodeSelector),
+        "nodeSelector": dict(args.node_selector),
         "securityContext": {
             "runAsNonRoot": True,
             "fsGroup": BACKUPPER_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "imagePullSecrets": [{"name": spec.images.pullSecretName}],
+        "imagePullSecrets": [{"name": args.pull_secret_name}],
         "containers": [
             {
                 "name": "backupper",
-                "image": spec.backupper_image,
+                "image": args.image,
                 "args": ["loop"],
-                "env": backupper_env(spec),
+                "env": backupper_env(args),
                 "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
                 "securityContext": restricted_security_context(),
                 "resources": {
@@ -93,7 +108,7 @@ def backupper_pod_spec(spec: SconeSpec, service_account: pulumi.Input[str]) -> d
             }
         ],
         "volumes": [
-            {"name": "s3-credentials", "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440}},
+            {"name": "s3-credentials", "secret": {"secretName": BACKUP_SECRET_NAME, "defaultMode": 0o440}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
         ],
     }
@@ -108,18 +123,17 @@ class CasBackupper(WaitingComponent):
     def __init__(
         self,
         name: str,
-        spec: SconeSpec,
+        args: BackupperArgs,
         waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("scone:index:CasBackupper", name, waits_for, opts)
-        namespace = spec.namespaces.services
-        account = self._service_account(namespace)
-        role = self._exec_into_cas_role(spec)
-        self._role_binding(namespace, account, role)
-        self.deployment = self._deployment(spec, account)
-        self.service = self._metrics_service(namespace)
-        self.register_outputs({"deployment": APP, "image": spec.backupper_image})
+        account = self._service_account(args.namespace)
+        role = self._exec_into_cas_role(args)
+        self._role_binding(args.namespace, account, role)
+        self.deployment = self._deployment(args, account)
+        self.service = self._metrics_service(args.namespace)
+        self.register_outputs({"deployment": APP, "image": args.image})
 
     def _service_account(self, namespace: str) -> k8s.core.v1.ServiceAccount:
         return k8s.core.v1.ServiceAccount(
@@ -128,16 +142,16 @@ class CasBackupper(WaitingComponent):
             opts=child(self),
         )
 
-    def _exec_into_cas_role(self, spec: SconeSpec) -> k8s.rbac.v1.Role:
+    def _exec_into_cas_role(self, args: BackupperArgs) -> k8s.rbac.v1.Role:
         """Read the CAS pod and exec into it; nothing else, and no other pod."""
-        cas_pod = f"{spec.cas.name}-0"
+        cas_pod = f"{args.cas_name}-0"
         rules: list[Any] = [
             {"apiGroups": [""], "resources": ["pods"], "resourceNames": [cas_pod], "verbs": ["get"]},
             {"apiGroups": [""], "resources": ["pods/exec"], "resourceNames": [cas_pod], "verbs": ["create"]},
         ]
         return k8s.rbac.v1.Role(
             APP,
-            metadata=metadata(APP, spec.namespaces.services, LABELS),
+            metadata=metadata(APP, args.namespace, LABELS),
             rules=rules,
             opts=child(self),
         )
@@ -155,17 +169,17 @@ class CasBackupper(WaitingComponent):
             opts=child(self),
         )
 
-    def _deployment(self, spec: SconeSpec, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.Deployment:
+    def _deployment(self, args: BackupperArgs, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.Deployment:
         deployment_spec: Any = {
             "replicas": 1,
             # Never two backuppers at once: they would race on retention.
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {"app.kubernetes.io/name": APP}},
-            "template": {"metadata": {"labels": LABELS}, "spec": backupper_pod_spec(spec, account.metadata.name)},
+            "template": {"metadata": {"labels": LABELS}, "spec": backupper_pod_spec(args, account.metadata.name)},
         }
         return k8s.apps.v1.Deployment(
             APP,
-            metadata=metadata(APP, spec.namespaces.services, LABELS),
+            metadata=metadata(APP, args.namespace, LABELS),
             spec=deployment_spec,
             opts=child(self),
         )

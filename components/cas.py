@@ -1,6 +1,6 @@
 """Cas: the non-provisioned CAS custom resource, the trust anchor of the cluster.
 
-Built like upstream's ``cas_provisioning.yaml`` (reference §1.5) so that
+Built like SCONE's own ``cas_provisioning.yaml`` so that
 ``kubectl provision`` accepts it: the image must be exactly
 ``<repo>/<prefix>cas:<serviceVersion>``. Provisioning and upgrades then patch the CR
 (backup-controller, probes, image); those paths are in ``ignore_changes`` so that a
@@ -13,18 +13,18 @@ the StatefulSet's volumes (``database-<name>-0`` and the snapshot volume).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.operator import MANAGED_BY
+from components.names import INJECT_PULL_SECRET, MANAGED_BY
 from components.options import OBJECT_INPUTS, WaitingComponent, child, frozen
-from components.services import INJECT_PULL_SECRET
-from components.spec import SconeSpec
 
-#: Paths kubectl-provision owns once it has provisioned or upgraded the CAS (§1.5 step 7, §1.7).
+#: Paths kubectl-provision owns once it has provisioned or upgraded the CAS: provisioning turns the
+#: backup controller on and sets the probes, an upgrade sets the image.
 OWNER_MANAGED_PATHS: tuple[str, ...] = (
     "spec.image",
     'spec["backup-controller"]',
@@ -42,20 +42,39 @@ def volume(size: str, storage_class: str | None) -> dict[str, Any]:
     return block
 
 
-def cas_cr_spec(spec: SconeSpec) -> dict[str, Any]:
-    """The CAS spec as upstream's provisioning template writes it, with our settings."""
+@dataclass(frozen=True)
+class CasArgs:
+    """What the CAS component needs to know, cut from the spec in ``components.settings_slices``."""
+
+    name: str
+    namespace: str
+    #: Exactly ``<repo>/<prefix>cas:<serviceVersion>``: kubectl-provision refuses any other image.
+    image: str
+    pull_secret_name: str
+    node_selector: Mapping[str, str]
+    service_type: str
+    database_size: str
+    snapshot_size: str
+    storage_class: str | None
+    snapshot_interval: str
+    #: Unmanaged: declared (nothing is deleted) with every input ignored (nothing changes).
+    frozen: bool
+
+
+def cas_cr_spec(args: CasArgs) -> dict[str, Any]:
+    """The CAS spec as SCONE's provisioning template writes it, with our settings."""
     return {
-        "image": spec.cas_image,
+        "image": args.image,
         "imagePullPolicy": "Always",
-        "imagePullSecrets": [{"name": spec.images.pullSecretName}],
-        "nodeSelector": dict(spec.serviceNodeSelector),
+        "imagePullSecrets": [{"name": args.pull_secret_name}],
+        "nodeSelector": dict(args.node_selector),
         "podAnnotations": dict(INJECT_PULL_SECRET),
-        "service": {"type": spec.cas.serviceType},
-        "persistence": volume(spec.cas.databaseSize, spec.cas.storageClass),
+        "service": {"type": args.service_type},
+        "persistence": volume(args.database_size, args.storage_class),
         "databaseSnapshots": {
             "enabled": True,
-            "interval": spec.cas.snapshotInterval,
-            "persistence": volume(spec.cas.snapshotSize, spec.cas.storageClass),
+            "interval": args.snapshot_interval,
+            "persistence": volume(args.snapshot_size, args.storage_class),
         },
         "backup-controller": {"enabled": False},
     }
@@ -69,21 +88,21 @@ class Cas(WaitingComponent):
     def __init__(
         self,
         name: str,
-        spec: SconeSpec,
+        args: CasArgs,
         waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("scone:index:Cas", name, waits_for, opts)
         self.cr = k8s.apiextensions.CustomResource(
-            spec.cas.name,
+            args.name,
             api_version="services.scone.cloud/v1beta1",
             kind="CAS",
-            metadata={"name": spec.cas.name, "namespace": spec.namespaces.services, "labels": MANAGED_BY},
-            spec=cas_cr_spec(spec),
+            metadata={"name": args.name, "namespace": args.namespace, "labels": MANAGED_BY},
+            spec=cas_cr_spec(args),
             opts=child(
                 self,
                 data_bearing=True,
-                ignore_changes=frozen(not spec.manages_services, OBJECT_INPUTS) or OWNER_MANAGED_PATHS,
+                ignore_changes=frozen(args.frozen, OBJECT_INPUTS) or OWNER_MANAGED_PATHS,
             ),
         )
-        self.register_outputs({"name": spec.cas.name, "namespace": spec.namespaces.services, "image": spec.cas_image})
+        self.register_outputs({"name": args.name, "namespace": args.namespace, "image": args.image})

@@ -12,7 +12,6 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from components.guard_providers import CertManagerCheckProvider, DestroyGuardProvider, StackGuardProvider
-from components.spec import SconeSpec
 
 
 class StackGuard(Resource, module="scone", name="StackGuard"):
@@ -39,24 +38,3 @@ class CertManagerCheck(Resource, module="scone", name="CertManagerCheck"):
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(CertManagerCheckProvider(), name, props, opts)
-
-
-def stack_guard_props(spec: SconeSpec, stack: str, project: str) -> dict[str, Any]:
-    """The inputs the guard compares between the previous and the new deployment."""
-    cas_urn = (
-        f"urn:pulumi:{stack}::{project}::scone:index:Cas$kubernetes:services.scone.cloud/v1beta1:CAS::{spec.cas.name}"
-    )
-    return {
-        "hasCas": spec.has_cas,
-        "removeCasFromStack": spec.cas.removeFromStack,
-        "casName": spec.cas.name,
-        "casUrn": cas_urn,
-        "servicesNamespace": spec.namespaces.services,
-        "operatorNamespace": spec.namespaces.operator,
-        "operatorRelease": spec.operatorChart.releaseName,
-        "managementState": spec.managementState,
-        "serviceVersion": spec.serviceVersion,
-        # Facts the policy pack reads from the resources (the CLI hands packs no stack config).
-        "production": spec.production,
-        "imageRepository": spec.images.repository,
-    }

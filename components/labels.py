@@ -8,6 +8,9 @@ the key.
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 _NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -57,3 +60,34 @@ def dns_subdomain_problem(name: str) -> str | None:
     if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
         return f"'{name}' must be a lower-case DNS subdomain (letters, digits, '-', '.') of at most 253 characters"
     return None
+
+
+def _node_selector(value: dict[str, str]) -> dict[str, str]:
+    for key, label in value.items():
+        problem = label_key_problem(key)
+        if problem:
+            raise ValueError(f"label key '{key}': {problem}")
+        problem = label_value_problem(label)
+        if problem:
+            raise ValueError(f"label '{key}': {problem}")
+    return value
+
+
+def _dns_label(value: str) -> str:
+    problem = dns_label_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    problem = dns_subdomain_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+#: Field types that check Kubernetes syntax before anything reaches a cluster.
+NodeSelector = Annotated[dict[str, str], AfterValidator(_node_selector)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]

@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
+from components.names import ZONE_LABEL
 from components.owner.cluster import CAS_RESOURCE, ClusterError, image_tag, read_json
 
 #: Seconds one read may take during evaluation; a preview should not hang on a dead API server.
 EVALUATION_READ_TIMEOUT_SECONDS = 60.0
-ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
 @dataclass(frozen=True)

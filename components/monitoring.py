@@ -1,6 +1,6 @@
 """Monitoring: scrape the operator and the backupper, alert on what endangers CAS, show it.
 
-The operator chart has no ServiceMonitor (reference §3.4); its metrics Service carries
+The operator chart has no ServiceMonitor; its metrics Service carries
 ``control-plane: controller-manager`` and the port ``http``, which Scontain's own
 ServiceMonitor selects. CAS health is read through kube-state-metrics (the CAS pod's
 readiness, which the probes kubectl-provision enables track), because the operator's own
@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.backupper import APP as BACKUPPER
-from components.live_cluster import ZONE_LABEL
-from components.operator import MANAGED_BY
+from components.names import BACKUPPER_APP, CAPABLE_LABELS, MANAGED_BY, ZONE_LABEL, registration_label
 from components.options import WaitingComponent, child
-from components.placement import CAPABLE_LABELS, registration_label
-from components.spec import SconeSpec
 
 OPERATOR_METRICS_SERVICE = "scone-controller-manager-metrics-service"
 
@@ -33,20 +30,39 @@ OPERATOR_METRICS_SERVICE = "scone-controller-manager-metrics-service"
 PLACEMENT_NODE_LABELS: tuple[str, ...] = (ZONE_LABEL, *CAPABLE_LABELS)
 
 
+@dataclass(frozen=True)
+class MonitoringArgs:
+    """What the monitoring component needs to know, cut from the spec in ``components.settings_slices``."""
+
+    #: Where the ServiceMonitors, rules and dashboard go.
+    namespace: str
+    operator_namespace: str
+    services_namespace: str
+    selector_labels: Mapping[str, str]
+    dashboard_labels: Mapping[str, str]
+    version: str
+    cas_name: str
+    #: The stack runs a CAS (not skipCas): the CAS alerts apply.
+    has_cas: bool
+    min_capable_nodes: int
+    #: Seconds between backups, when the stack runs the backupper.
+    backup_interval: int | None
+
+
 def ksm_label(key: str) -> str:
     """The Prometheus label kube-state-metrics makes of a Kubernetes label key (``label_`` + sanitised)."""
     return "label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
 
 
-def node_label_allowlist(spec: SconeSpec) -> str:
+def node_label_allowlist(args: MonitoringArgs, cas: str) -> str:
     """The kube-state-metrics flag that exports the node labels the placement alert needs."""
-    keys = [*PLACEMENT_NODE_LABELS, registration_label(spec.cas.name, spec.namespaces.services, spec.serviceVersion)]
+    keys = [*PLACEMENT_NODE_LABELS, registration_label(cas, args.services_namespace, args.version)]
     return f"--metric-labels-allowlist=nodes=[{','.join(keys)}]"
 
 
-def cas_pod_not_ready_rule(spec: SconeSpec) -> dict[str, Any]:
+def cas_pod_not_ready_rule(args: MonitoringArgs, cas: str) -> dict[str, Any]:
     """The CAS pod has not been Ready for 10 minutes (or is gone)."""
-    ns, cas = spec.namespaces.services, spec.cas.name
+    ns = args.services_namespace
     return {
         "alert": "SconeCasNotHealthy",
         "expr": f'max(kube_pod_status_ready{{namespace="{ns}", pod="{cas}-0", condition="true"}}) < 1'
@@ -67,11 +83,11 @@ def cas_pod_not_ready_rule(spec: SconeSpec) -> dict[str, Any]:
     }
 
 
-def too_few_cas_nodes_rule(spec: SconeSpec) -> dict[str, Any]:
+def too_few_cas_nodes_rule(args: MonitoringArgs, cas: str) -> dict[str, Any]:
     """Fewer than ``cas.minCapableNodesInZone`` nodes in the CAS's zone could take the CAS over."""
-    ns, cas, minimum = spec.namespaces.services, spec.cas.name, spec.cas.minCapableNodesInZone
+    ns, minimum = args.services_namespace, args.min_capable_nodes
     zone = ksm_label(ZONE_LABEL)
-    wanted = {**CAPABLE_LABELS, registration_label(cas, ns, spec.serviceVersion): "true"}
+    wanted = {**CAPABLE_LABELS, registration_label(cas, ns, args.version): "true"}
     selector = ", ".join(f'{ksm_label(key)}="{value}"' for key, value in wanted.items())
     cas_pod = f'kube_pod_info{{namespace="{ns}", pod="{cas}-0"}}'
     cas_zone = f"max by ({zone}) (kube_node_labels * on(node) group_left() max by (node) ({cas_pod}))"
@@ -95,15 +111,14 @@ def too_few_cas_nodes_rule(spec: SconeSpec) -> dict[str, Any]:
             " placement'). 3. Uncordon a cordoned one, or add SGX nodes in that zone; the CAS backup controller"
             " registers new nodes itself (watch `kubectl get cas` MIGRATION reach N/N). 4. Do not drain or remove"
             " the CAS node until the alert clears. (An unprovisioned CAS has no registered node yet: provision it.)"
-            f" Needs kube-state-metrics with {node_label_allowlist(spec)}.",
+            f" Needs kube-state-metrics with {node_label_allowlist(args, cas)}.",
         },
     }
 
 
-def alert_rules(spec: SconeSpec) -> list[dict[str, Any]]:
+def alert_rules(args: MonitoringArgs) -> list[dict[str, Any]]:
     """PrometheusRule alerts: operator down, CAS not healthy, too few nodes for CAS, backups stale or failing."""
-    ns_ops, ns_svc = spec.namespaces.operator, spec.namespaces.services
-    stale_after = 2 * spec.backup.interval
+    ns_ops, ns_svc = args.operator_namespace, args.services_namespace
     rules: list[dict[str, Any]] = [
         {
             "alert": "SconeOperatorDown",
@@ -117,9 +132,10 @@ def alert_rules(spec: SconeSpec) -> list[dict[str, Any]]:
             },
         }
     ]
-    if spec.has_cas:
-        rules.extend([cas_pod_not_ready_rule(spec), too_few_cas_nodes_rule(spec)])
-    if spec.backup.enabled and spec.has_cas:
+    if args.has_cas:
+        rules.extend([cas_pod_not_ready_rule(args, args.cas_name), too_few_cas_nodes_rule(args, args.cas_name)])
+    if args.backup_interval is not None:
+        stale_after = 2 * args.backup_interval
         rules.extend(
             [
                 {
@@ -141,7 +157,7 @@ def alert_rules(spec: SconeSpec) -> list[dict[str, Any]]:
                     "labels": {"severity": "warning"},
                     "annotations": {
                         "summary": "The CAS DB backupper reports failures",
-                        "description": f"See `kubectl logs deploy/{BACKUPPER} -n {ns_svc}`; failures are counted"
+                        "description": f"See `kubectl logs deploy/{BACKUPPER_APP} -n {ns_svc}`; failures are counted"
                         " by kind.",
                     },
                 },
@@ -150,12 +166,12 @@ def alert_rules(spec: SconeSpec) -> list[dict[str, Any]]:
     return rules
 
 
-def dashboard(spec: SconeSpec) -> dict[str, Any]:
+def dashboard(args: MonitoringArgs) -> dict[str, Any]:
     """A small Grafana dashboard: operator up, CAS ready, backup age, size, duration, failures."""
-    ns_svc = spec.namespaces.services
+    ns_svc = args.services_namespace
     panels = [
         ("Operator up", f'up{{service="{OPERATOR_METRICS_SERVICE}"}}'),
-        ("CAS pod ready", f'kube_pod_status_ready{{namespace="{ns_svc}", pod="{spec.cas.name}-0", condition="true"}}'),
+        ("CAS pod ready", f'kube_pod_status_ready{{namespace="{ns_svc}", pod="{args.cas_name}-0", condition="true"}}'),
         ("Seconds since last backup", "time() - scone_backupper_last_success_timestamp_seconds"),
         ("Last backup size (bytes)", "scone_backupper_last_backup_size_bytes"),
         ("Last run duration (s)", "scone_backupper_last_run_duration_seconds"),
@@ -185,28 +201,28 @@ class Monitoring(WaitingComponent):
     def __init__(
         self,
         name: str,
-        spec: SconeSpec,
+        args: MonitoringArgs,
         waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("scone:index:Monitoring", name, waits_for, opts)
-        namespace = spec.monitoring.namespace or spec.namespaces.operator
-        labels = {**MANAGED_BY, **spec.monitoring.selectorLabels}
+        namespace = args.namespace
+        labels = {**MANAGED_BY, **args.selector_labels}
         self._service_monitor(
             "scone-operator",
             namespace,
             labels,
-            target=(spec.namespaces.operator, {"control-plane": "controller-manager"}, "http"),
+            target=(args.operator_namespace, {"control-plane": "controller-manager"}, "http"),
         )
-        if spec.backup.enabled and spec.has_cas:
+        if args.backup_interval is not None:
             self._service_monitor(
-                BACKUPPER,
+                BACKUPPER_APP,
                 namespace,
                 labels,
-                target=(spec.namespaces.services, {"app.kubernetes.io/name": BACKUPPER}, "metrics"),
+                target=(args.services_namespace, {"app.kubernetes.io/name": BACKUPPER_APP}, "metrics"),
             )
-        self._rules(spec, namespace, labels)
-        self._dashboard(spec, namespace)
+        self._rules(args, namespace, labels)
+        self._dashboard(args, namespace)
         self.register_outputs({"namespace": namespace})
 
     def _service_monitor(
@@ -232,24 +248,24 @@ class Monitoring(WaitingComponent):
             opts=child(self),
         )
 
-    def _rules(self, spec: SconeSpec, namespace: str, labels: dict[str, str]) -> k8s.apiextensions.CustomResource:
+    def _rules(self, args: MonitoringArgs, namespace: str, labels: dict[str, str]) -> k8s.apiextensions.CustomResource:
         return k8s.apiextensions.CustomResource(
             "scone-alerts",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata={"name": "scone-alerts", "namespace": namespace, "labels": labels},
-            spec={"groups": [{"name": "scone", "rules": alert_rules(spec)}]},
+            spec={"groups": [{"name": "scone", "rules": alert_rules(args)}]},
             opts=child(self),
         )
 
-    def _dashboard(self, spec: SconeSpec, namespace: str) -> k8s.core.v1.ConfigMap:
+    def _dashboard(self, args: MonitoringArgs, namespace: str) -> k8s.core.v1.ConfigMap:
         return k8s.core.v1.ConfigMap(
             "scone-dashboard",
             metadata={
                 "name": "scone-dashboard",
                 "namespace": namespace,
-                "labels": {**MANAGED_BY, **spec.monitoring.dashboardLabels},
+                "labels": {**MANAGED_BY, **args.dashboard_labels},
             },
-            data={"scone.json": json.dumps(dashboard(spec), sort_keys=True)},
+            data={"scone.json": json.dumps(dashboard(args), sort_keys=True)},
             opts=child(self),
         )

@@ -1,6 +1,6 @@
 """SconeOperator: the scone-operator Helm release, its namespace, pull Secret and cert-manager.
 
-The chart carries the SCONE CRDs in ``templates/`` (reference §3.3): uninstalling or
+The chart carries the SCONE CRDs in ``templates/`` : uninstalling or
 replacing the release deletes every CAS custom resource. So the release is protected
 while a CAS is declared or lives in the cluster, always retained on delete (a ``pulumi
 destroy`` leaves it installed), never ``atomic`` (a failed atomic upgrade uninstalls), and
@@ -9,33 +9,45 @@ renaming or moving it is refused by the stack guard.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.guards import CertManagerCheck
+from components.names import MANAGED_BY
 from components.options import RELEASE_INPUTS, WaitingComponent, child, frozen
-from components.spec import SconeSpec
-
-MANAGED_BY = {"app.kubernetes.io/managed-by": "scone-stack"}
+from components.pull_secrets import pull_secret
 
 
-def pull_secret(
-    parent: pulumi.Resource,
-    name: str,
-    namespace: str,
-    docker_config_json: pulumi.Output[str],
-    depends_on: Sequence[pulumi.Resource],
-) -> k8s.core.v1.Secret:
-    """A registry pull Secret; its content is a Pulumi secret, never plain text in state."""
-    return k8s.core.v1.Secret(
-        f"{namespace}-{name}",
-        metadata={"name": name, "namespace": namespace, "labels": MANAGED_BY},
-        type="kubernetes.io/dockerconfigjson",
-        string_data={".dockerconfigjson": docker_config_json},
-        opts=child(parent, depends_on=depends_on, additional_secret_outputs=["stringData", "data"]),
-    )
+@dataclass(frozen=True)
+class CertManagerArgs:
+    """How the operator's webhooks get their certificates: check for, install, or trust cert-manager."""
+
+    mode: str
+    chart: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class OperatorArgs:
+    """What the operator component needs to know, cut from the spec in ``components.settings_slices``."""
+
+    namespace: str
+    release_name: str
+    chart: str
+    image: str
+    node_selector: Mapping[str, str]
+    timeout_seconds: int
+    version: str
+    pull_secret_name: str
+    cert_manager: CertManagerArgs
+    #: Unmanaged: declared (nothing is deleted) with every input ignored (nothing changes).
+    frozen: bool
+    #: A CAS is declared or lives in the cluster: the namespace and the release are then protected.
+    guards_cas: bool
+    registry_auth: pulumi.Output[str] | None = None
 
 
 class SconeOperator(WaitingComponent):
@@ -47,49 +59,41 @@ class SconeOperator(WaitingComponent):
     def __init__(
         self,
         name: str,
-        spec: SconeSpec,
-        registry_auth: pulumi.Output[str] | None,
-        *,
-        guards_cas: bool,
+        args: OperatorArgs,
         waits_for: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """``guards_cas``: a CAS is declared or lives in the cluster; the release is then protected."""
         super().__init__("scone:index:SconeOperator", name, waits_for, opts)
-        self.namespace = self._namespace(spec, protect=guards_cas)
+        self.namespace = self._namespace(args)
         prerequisites: list[pulumi.Resource] = [self.namespace]
-        if registry_auth is not None:
+        if args.registry_auth is not None:
             prerequisites.append(
-                pull_secret(
-                    self, spec.images.operatorPullSecretName, spec.namespaces.operator, registry_auth, [self.namespace]
-                )
+                pull_secret(self, args.pull_secret_name, args.namespace, args.registry_auth, [self.namespace])
             )
-        prerequisites.extend(self._cert_manager(spec))
-        self.release = self._release(spec, prerequisites, protect=guards_cas)
-        self.register_outputs(
-            {"namespace": spec.namespaces.operator, "release": self.release.name, "chartVersion": spec.serviceVersion}
-        )
+        prerequisites.extend(self._cert_manager(args))
+        self.release = self._release(args, prerequisites)
+        self.register_outputs({"namespace": args.namespace, "release": self.release.name, "chartVersion": args.version})
 
-    def _namespace(self, spec: SconeSpec, protect: bool) -> k8s.core.v1.Namespace:
+    def _namespace(self, args: OperatorArgs) -> k8s.core.v1.Namespace:
         return k8s.core.v1.Namespace(
-            spec.namespaces.operator,
-            metadata={"name": spec.namespaces.operator, "labels": MANAGED_BY},
-            opts=child(self, protect=protect),
+            args.namespace,
+            metadata={"name": args.namespace, "labels": MANAGED_BY},
+            opts=child(self, protect=args.guards_cas),
         )
 
-    def _cert_manager(self, spec: SconeSpec) -> list[pulumi.Resource]:
+    def _cert_manager(self, args: OperatorArgs) -> list[pulumi.Resource]:
         """The resource the release waits for: a presence check, an install, or nothing."""
-        mode = spec.certManager.mode
-        if mode == "skip":
+        settings = args.cert_manager
+        if settings.mode == "skip":
             return []
-        if mode == "detect":
-            return [CertManagerCheck("cert-manager-check", {"version": spec.serviceVersion}, opts=child(self))]
+        if settings.mode == "detect":
+            return [CertManagerCheck("cert-manager-check", {"version": args.version}, opts=child(self))]
         return [
             k8s.helm.v3.Release(
                 "cert-manager",
-                chart=spec.certManager.chart,
+                chart=settings.chart,
                 name="cert-manager",
-                namespace=spec.certManager.namespace,
+                namespace=settings.namespace,
                 create_namespace=True,
                 values={"installCRDs": True, "crds": {"enabled": True}},
                 atomic=False,
@@ -98,15 +102,15 @@ class SconeOperator(WaitingComponent):
             )
         ]
 
-    def _release(self, spec: SconeSpec, depends_on: Sequence[pulumi.Resource], protect: bool) -> k8s.helm.v3.Release:
-        values = {"image": spec.operator_image, "nodeSelector": dict(spec.operatorNodeSelector)}
+    def _release(self, args: OperatorArgs, depends_on: Sequence[pulumi.Resource]) -> k8s.helm.v3.Release:
+        values = {"image": args.image, "nodeSelector": dict(args.node_selector)}
         return k8s.helm.v3.Release(
             "scone-operator",
-            chart=spec.operatorChart.resolved_location(spec.serviceVersion),
-            name=spec.operatorChart.releaseName,
-            namespace=spec.namespaces.operator,
+            chart=args.chart,
+            name=args.release_name,
+            namespace=args.namespace,
             values=values,
-            timeout=spec.operatorChart.timeoutSeconds,
+            timeout=args.timeout_seconds,
             # Never atomic: a failed atomic upgrade uninstalls the release, and the uninstall
             # deletes the SCONE CRDs and every CAS with them.
             atomic=False,
@@ -116,9 +120,9 @@ class SconeOperator(WaitingComponent):
             opts=child(
                 self,
                 depends_on=depends_on,
-                protect=protect,
+                protect=args.guards_cas,
                 # Always retained: a plain destroy never uninstalls the chart, whose CRDs hold every CAS.
                 retain_on_delete=True,
-                ignore_changes=frozen(not spec.manages_services, RELEASE_INPUTS),
+                ignore_changes=frozen(args.frozen, RELEASE_INPUTS),
             ),
         )

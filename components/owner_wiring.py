@@ -12,10 +12,7 @@ from typing import Any
 
 import pulumi
 
-from components import support_matrix
 from components.owner.component import CasOwner, CasOwnerArgs
-from components.spec import SconeSpec
-from components.spec_loader import StackSecrets
 
 
 @dataclass
@@ -40,19 +37,8 @@ class OwnerParts:
         }
 
 
-def owner_gate(spec: SconeSpec, secrets: StackSecrets, guard: pulumi.Resource) -> OwnerParts:
+def owner_gate(args: CasOwnerArgs, guard: pulumi.Resource) -> OwnerParts:
     """Phase one: the owner component and its upgrade gate."""
-    args = CasOwnerArgs(
-        settings=spec.provisioning,
-        cas_name=spec.cas.name,
-        namespace=spec.namespaces.services,
-        service_version=spec.serviceVersion,
-        image_repo=spec.images.repository,
-        image_prefix=spec.images.prefix,
-        supported_versions=support_matrix.supported_versions(),
-        management_state=spec.managementState,
-        dcap_key=secrets.dcap_key,
-    )
     # Passed as ``waits_for``, not as ``depends_on`` of the component: only that reaches every owner resource.
     return OwnerParts(CasOwner("cas-owner", args, waits_for=[guard]))
 

@@ -20,17 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from components.live_cluster import ClusterView, Node
-
-CAPABLE_LABELS: dict[str, str] = {
-    "las.scontain.com/capable": "true",
-    "las.scontain.com/ok": "true",
-    "sgx.intel.com/capable": "true",
-}
-
-
-def registration_label(cas: str, namespace: str, version: str) -> str:
-    """The label SCONE sets on nodes registered as backups of CAS ``cas`` at ``version``."""
-    return f"cas-registered-{cas}.{namespace}-{version}"
+from components.names import CAPABLE_LABELS, registration_label
 
 
 def can_host_cas(node: Node, selector: Mapping[str, str], registration: str | None) -> bool:

@@ -10,169 +10,27 @@ that names the stack file and key (see ``config_errors``), never a silently igno
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from components import support_matrix
-from components.labels import (
-    dns_label_problem,
-    dns_subdomain_problem,
-    label_key_problem,
-    label_value_problem,
-)
+from components.backup_settings import BackupSpec
+from components.labels import DnsLabel, DnsSubdomain, NodeSelector, dns_label_problem
+from components.names import DEFAULT_IMAGE_REPOSITORY, MAX_CAS_NAME
 from components.owner.config import OwnerSettings
 from components.strict_model import StrictModel
 
 CONFIG_NAMESPACE = "scone"
 
 #: Config keys whose values are credentials. They must be set with
-#: ``pulumi config set --secret`` and are never part of the model (see ``secrets.py``).
+#: ``pulumi config set --secret`` and are never part of the model (``spec_loader.read_secrets``).
 SECRET_KEYS: dict[str, str] = {
     "dcapKey": "Intel PCS / DCAP API key, handed to kubectl-provision through DCAP_KEY",
     "s3AccessKeyId": "access key id of an S3-compatible store (with backup.s3.endpoint)",
     "s3SecretAccessKey": "secret access key of an S3-compatible store (with backup.s3.endpoint)",
     "registryAuth": "a .dockerconfigjson for the image registry; creates the pull Secrets",
 }
-
-
-def _node_selector(value: dict[str, str]) -> dict[str, str]:
-    for key, label in value.items():
-        problem = label_key_problem(key)
-        if problem:
-            raise ValueError(f"label key '{key}': {problem}")
-        problem = label_value_problem(label)
-        if problem:
-            raise ValueError(f"label '{key}': {problem}")
-    return value
-
-
-def _dns_label(value: str) -> str:
-    problem = dns_label_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-def _dns_subdomain(value: str) -> str:
-    problem = dns_subdomain_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-NodeSelector = Annotated[dict[str, str], AfterValidator(_node_selector)]
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
-
-
-class S3CredsRef(StrictModel):
-    """An existing Secret holding the credentials of an existing bucket (guide: backup.s3Creds)."""
-
-    secret: DnsSubdomain = Field(
-        description="Name of the Secret with the bucket credentials; it is copied into the services"
-        " namespace as s3-bucket-scone-cas-db-backupper."
-    )
-    namespace: DnsLabel = Field(description="Namespace of that Secret.")
-
-
-class S3StoreSettings(StrictModel):
-    """Where the bucket lives when this stack creates it (backup.s3Creds empty)."""
-
-    endpoint: str | None = Field(
-        default=None,
-        description="URL of an S3-compatible store (MinIO, Ceph ...). Empty means AWS S3; then an IAM"
-        " user limited to the bucket is created for the backupper.",
-    )
-    region: str = Field(default="eu-central-1", description="Region of the bucket.")
-    bucketName: str | None = Field(  # noqa: N815 - config keys are camelCase
-        default=None,
-        description="Bucket name. Empty means a generated name starting with scone-cas-db-backupper-.",
-    )
-    forcePathStyle: bool = Field(  # noqa: N815
-        default=False,
-        description="Use path-style addressing (most S3-compatible stores need it).",
-    )
-    useExistingSecret: bool = Field(  # noqa: N815
-        default=False,
-        description="Use the Secret s3-bucket-scone-cas-db-backupper that already exists in the services"
-        " namespace (keys as the backupper reads them): no bucket is created and no Secret is copied; the"
-        " preview fails when it is missing. Excludes s3Creds and the other s3 settings.",
-    )
-
-    @model_validator(mode="after")
-    def _existing_secret_alone(self) -> S3StoreSettings:
-        if self.useExistingSecret:
-            others = sorted(self.model_fields_set - {"useExistingSecret"})
-            if others:
-                raise ValueError(
-                    f"useExistingSecret cannot be combined with {', '.join('backup.s3.' + key for key in others)}:"
-                    " the existing Secret already names the bucket and its store; remove those keys or set"
-                    " useExistingSecret to false"
-                )
-        return self
-
-    @model_validator(mode="after")
-    def _endpoint_is_url(self) -> S3StoreSettings:
-        if self.endpoint is not None and not self.endpoint.startswith(("http://", "https://")):
-            raise ValueError(
-                f"endpoint '{self.endpoint}' must be an http:// or https:// URL, e.g. https://s3.example.com"
-            )
-        return self
-
-
-class BackupSpec(StrictModel):
-    """CAS database backups to S3 (guide: spec.backup)."""
-
-    enabled: bool = Field(
-        default=True,
-        description="Run the CAS DB backupper. Production stacks must keep this on (policy pack).",
-    )
-    interval: int = Field(default=14400, description="Seconds between two CAS DB backups (guide default 14400).")
-    retention: int = Field(default=10, description="Days a backup is kept (guide default 10).")
-    minKeep: int = Field(  # noqa: N815
-        default=3,
-        description="Backup sets never deleted by retention, newest first, whatever their age.",
-    )
-    prefix: str = Field(default="cas-db", description="Key prefix of the backup sets in the bucket.")
-    s3Creds: S3CredsRef | None = Field(  # noqa: N815
-        default=None,
-        description="Use an existing bucket through this Secret instead of creating one.",
-    )
-    s3: S3StoreSettings = Field(
-        default_factory=S3StoreSettings, description="The bucket this stack creates (s3Creds empty)."
-    )
-    image: str | None = Field(
-        default=None,
-        description="Backupper image. Empty means <images.repository>/<images.prefix>scone-cas-db-backupper:"
-        "<serviceVersion>.",
-    )
-
-    @model_validator(mode="after")
-    def _one_secret_source(self) -> BackupSpec:
-        if self.s3Creds is not None and self.s3.useExistingSecret:
-            raise ValueError(
-                "s3Creds cannot be combined with backup.s3.useExistingSecret: s3Creds copies its Secret over"
-                " s3-bucket-scone-cas-db-backupper, useExistingSecret uses the one already there; keep one"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _ranges(self) -> BackupSpec:
-        if self.interval < 60:
-            raise ValueError(
-                f"interval must be at least 60 seconds (got {self.interval}); the guide's default is 14400"
-            )
-        if self.retention < 1:
-            raise ValueError(f"retention must be at least 1 day (got {self.retention}); the guide's default is 10")
-        if self.minKeep < 1:
-            raise ValueError(f"minKeep must be at least 1 (got {self.minKeep}) so the newest backup survives")
-        if self.retention * 86400 < 2 * self.interval:
-            raise ValueError(
-                f"retention is {self.retention} day(s), less than two backup intervals ({self.interval} s):"
-                " raise retention or lower interval"
-            )
-        return self
 
 
 class NamespaceSettings(StrictModel):
@@ -189,7 +47,7 @@ class ImageSettings(StrictModel):
     """Image registry and naming (guide: MTR mirror with osc- prefix)."""
 
     repository: str = Field(
-        default="mtr.devops.telekom.de/osc/security/confidential-computing",
+        default=DEFAULT_IMAGE_REPOSITORY,
         description="Registry path every SCONE image is pulled from (IMAGE_REPO).",
     )
     prefix: str = Field(default="osc-", description="Image name prefix (IMAGE_PREFIX).")
@@ -270,7 +128,7 @@ class CasSettings(StrictModel):
 
     name: str = Field(
         default="cas",
-        description="CAS name; kubectl-provision refuses names longer than 15 characters.",
+        description=f"CAS name; kubectl-provision refuses names longer than {MAX_CAS_NAME} characters.",
     )
     databaseSize: str = Field(  # noqa: N815
         default="1Gi", description="Size of the CAS database volume."
@@ -329,11 +187,11 @@ class CasSettings(StrictModel):
 
     @model_validator(mode="after")
     def _name_fits_the_plugin(self) -> CasSettings:
-        problem = dns_label_problem(self.name, max_length=15)
+        problem = dns_label_problem(self.name, max_length=MAX_CAS_NAME)
         if problem:
             raise ValueError(
-                f"name {problem}: kubectl-provision accepts CAS names of at most 15 characters"
-                if len(self.name) > 15
+                f"name {problem}: kubectl-provision accepts CAS names of at most {MAX_CAS_NAME} characters"
+                if len(self.name) > MAX_CAS_NAME
                 else f"name {problem}"
             )
         return self

@@ -21,13 +21,15 @@ from typing import Any
 
 import pulumi
 
-from components.backup_bucket import SECRET_NAME, BackupBucket, StoreCredentials
+from components import settings_slices as slices
+from components.backup_bucket import BackupBucket
 from components.backupper import CasBackupper
 from components.cas import Cas
-from components.guards import DestroyGuard, StackGuard, stack_guard_props
+from components.guards import DestroyGuard, StackGuard
 from components.live_checks import check_cas_placement, keeps_cas_protection
 from components.live_cluster import ClusterView
 from components.monitoring import Monitoring
+from components.names import BACKUP_SECRET_NAME
 from components.operator import SconeOperator
 from components.owner_wiring import OwnerParts, owner_gate, owner_operations
 from components.services import SconeServices
@@ -54,30 +56,32 @@ def build_stack(spec: SconeSpec, secrets: StackSecrets, cluster: ClusterView) ->
     """Declare every resource of the stack; ``cluster`` is read (never written) for CAS and nodes."""
     check_cas_placement(spec, cluster)
     protect_cas = keeps_cas_protection(spec, cluster)
-    guard = StackGuard("stack-guard", stack_guard_props(spec, pulumi.get_stack(), pulumi.get_project()))
-    owner = owner_gate(spec, secrets, guard) if spec.has_cas else None
+    guard = StackGuard("stack-guard", slices.stack_guard_props(spec, pulumi.get_stack(), pulumi.get_project()))
+    owner = owner_gate(slices.owner_args(spec, secrets), guard) if spec.has_cas else None
     first = [guard, *([owner.gate] if owner is not None else [])]
-    operator = SconeOperator("scone-operator", spec, secrets.registry_auth, guards_cas=protect_cas, waits_for=first)
+    operator = SconeOperator(
+        "scone-operator", slices.operator_args(spec, secrets.registry_auth, protect_cas), waits_for=first
+    )
     services = SconeServices(
         "scone-services",
-        spec,
-        secrets.registry_auth,
-        guards_cas=protect_cas,
+        slices.services_args(spec, secrets.registry_auth, protect_cas),
         operator_ready=[operator.release],
         waits_for=first,
     )
     cas = None
     if spec.has_cas and owner is not None:
-        cas = Cas("cas", spec, waits_for=[guard, operator.release, services.namespace])
+        cas = Cas("cas", slices.cas_args(spec), waits_for=[guard, operator.release, services.namespace])
         owner_operations(owner, cas.cr)
     bucket = backupper = None
     if spec.backup.enabled and (spec.has_cas or spec.backup.s3Creds is not None):
-        bucket = BackupBucket("backup-bucket", spec, store_credentials(secrets), waits_for=[guard, services.namespace])
+        bucket = BackupBucket("backup-bucket", slices.bucket_args(spec, secrets), waits_for=[guard, services.namespace])
         if cas is not None:
-            backupper = CasBackupper("cas-backupper", spec, waits_for=[guard, bucket.secret, cas.cr])
+            backupper = CasBackupper(
+                "cas-backupper", slices.backupper_args(spec), waits_for=[guard, bucket.secret, cas.cr]
+            )
     monitoring = None
     if spec.monitoring.enabled:
-        monitoring = Monitoring("monitoring", spec, waits_for=[guard, operator.release])
+        monitoring = Monitoring("monitoring", slices.monitoring_args(spec), waits_for=[guard, operator.release])
     everything = [guard, operator, services, cas, owner.owner if owner else None, bucket, backupper, monitoring]
     destroy_guard(spec, [resource for resource in everything if resource is not None])
     return SconeStack(spec, guard, operator, services, cas, owner, bucket, backupper, monitoring)
@@ -96,13 +100,6 @@ def destroy_guard(spec: SconeSpec, everything: list[pulumi.Resource]) -> Destroy
         {"protects": cas, "servicesNamespace": spec.namespaces.services},
         pulumi.ResourceOptions(depends_on=everything, protect=spec.has_cas),
     )
-
-
-def store_credentials(secrets: StackSecrets) -> StoreCredentials | None:
-    """Keys of an S3-compatible store, when configured."""
-    if secrets.s3_access_key_id is None or secrets.s3_secret_access_key is None:
-        return None
-    return StoreCredentials(secrets.s3_access_key_id, secrets.s3_secret_access_key)
 
 
 def spec_digest(spec: SconeSpec) -> str:
@@ -129,7 +126,7 @@ def stack_outputs(stack: SconeStack) -> dict[str, Any]:
             "enabled": spec.backup.enabled,
             "interval": spec.backup.interval,
             "retention": spec.backup.retention,
-            "secretName": SECRET_NAME if stack.bucket else None,
+            "secretName": BACKUP_SECRET_NAME if stack.bucket else None,
             "bucket": stack.bucket.bucket_name if stack.bucket else None,
         },
     }

@@ -19,10 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.names import BUCKET_TYPES, CAS_TYPE
 from tools.plan_compare import ABSENT, StackDiff
-
-CAS_TYPE = "kubernetes:services.scone.cloud/v1beta1:CAS"
-BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 
 #: Display order of the finding kinds: the most dangerous first.
 KIND_ORDER = (

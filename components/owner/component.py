@@ -25,6 +25,7 @@ from typing import Any
 
 import pulumi
 
+from components.names import MAX_CAS_NAME
 from components.options import WaitingComponent, child
 from components.owner.config import OwnerSettings, expand_dir
 from components.owner.resources import CasProvisioning, CasRecovery, CasUpgrade, CasVersionGate, VaultProvisioning
@@ -38,7 +39,6 @@ DEFAULT_DCAP_KEY_WARNING = (
     "(acceptable only with a DCAP caching service such as PCCS, e.g. on Azure). Set your Intel PCS key "
     "with `pulumi config set --secret dcapKey <key>` before CAS is provisioned."
 )
-MAX_CAS_NAME = 15
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 from pulumi.dynamic import CheckFailure
 from pulumi.runtime.rpc import UNKNOWN
 
+from components.names import MAX_CAS_NAME
 from components.owner.cluster import Cluster
 from components.owner.plugin import PluginEnv, PluginRunner, RunPolicy, preflight
 from components.owner.versions import version_problem
@@ -135,9 +136,12 @@ def check_common(news: dict[str, Any]) -> list[CheckFailure]:
         if news.get(key) in (None, ""):
             failures.append(CheckFailure(key, f"{key} is required"))
     name = news.get("casName")
-    if isinstance(name, str) and not is_unknown(name) and len(name) > 15:
+    if isinstance(name, str) and not is_unknown(name) and len(name) > MAX_CAS_NAME:
         failures.append(
-            CheckFailure("casName", f"CAS name '{name}' is longer than 15 characters, which kubectl-provision refuses")
+            CheckFailure(
+                "casName",
+                f"CAS name '{name}' is longer than {MAX_CAS_NAME} characters, which kubectl-provision refuses",
+            )
         )
     version, supported = news.get("version"), news.get("supportedVersions")
     if (

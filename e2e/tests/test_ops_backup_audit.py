@@ -26,6 +26,7 @@ import pytest
 from scone_ops.stack_target import BACKUPPER_SECRET, load_spec, stack_file_for
 
 from components.backupper import APP, LABELS, backupper_pod_spec
+from components.settings_slices import backupper_args
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.kubectl_containers import install
 from e2e.harness.processes import Child, free_port, start_child, wait_until
@@ -76,7 +77,7 @@ def env(cluster: LocalCluster, s3: str, tmp_path_factory: pytest.TempPathFactory
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": APP, "namespace": NS, "labels": LABELS},
          "spec": {"replicas": 1, "strategy": {"type": "Recreate"},
                   "selector": {"matchLabels": {"app.kubernetes.io/name": APP}},
-                  "template": {"metadata": {"labels": LABELS}, "spec": backupper_pod_spec(spec, APP)}}},
+                  "template": {"metadata": {"labels": LABELS}, "spec": backupper_pod_spec(backupper_args(spec), APP)}}},
     ])
     work = tmp_path_factory.mktemp("ops")
     root = work / "containers"

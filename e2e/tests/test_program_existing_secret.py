@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from components.backup_bucket import SECRET_NAME
 from components.existing_secret import existence_query
+from components.names import BACKUP_SECRET_NAME as SECRET_NAME
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.tools import Tools

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from e2e.harness.cluster import LocalCluster
 from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.processes import wait_until
-from e2e.harness.pulumi_env import PulumiWorkspace
+from e2e.harness.pulumi_env import PulumiRun, PulumiWorkspace
 from e2e.harness.tools import Tools
 
 OLD, NEW = "5.8.0-rc.19", "5.8.0"
@@ -67,33 +68,54 @@ def _cas_status(cluster: LocalCluster, ns: str) -> dict[str, Any]:
     return status
 
 
-def test_install_at_the_old_version_provisions_cas_through_kubectl_provision(
-    owner_stack: LocalSconeStack, cluster: LocalCluster,
-) -> None:
+@dataclass(frozen=True)
+class Stage:
+    """One ``up`` of the story and the kubectl-provision calls it made."""
+
+    up: PulumiRun
+    calls: list[list[str]]
+    cas_status: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def installed_old(owner_stack: LocalSconeStack, cluster: LocalCluster) -> Stage:
+    """The stack installed at the old version, CAS provisioned by its owner and HEALTHY."""
     ws = _ws(owner_stack)
     up = ws.run("up", "--yes", "--skip-preview")
     assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
     ns = ws.outputs()["namespaces"]["services"]
-    assert any("--local-backup" not in a and a[:2] == ["cas", "cas"] for a in _argvs(owner_stack)), _argvs(owner_stack)
     wait_until("CAS provisioned and HEALTHY", lambda: _cas_status(cluster, ns).get("phase") == "HEALTHY",
                cluster.children, attempts=600)
-    status = _cas_status(cluster, ns)
+    return Stage(up, _argvs(owner_stack), _cas_status(cluster, ns))
+
+
+@pytest.fixture(scope="module")
+def bumped(owner_stack: LocalSconeStack, cluster: LocalCluster, installed_old: Stage) -> Stage:
+    """The same stack after ``serviceVersion`` was raised to the new version (``up --json``)."""
+    owner_stack.reconfigure({**owner_stack.overrides, "scone:serviceVersion": NEW})
+    # `up --json` streams the engine's events, one JSON object per line, in order.
+    up = _ws(owner_stack).run("up", "--yes", "--skip-preview", "--json")
+    assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
+    ns = _ws(owner_stack).outputs()["namespaces"]["services"]
+    return Stage(up, _argvs(owner_stack)[len(installed_old.calls):], _cas_status(cluster, ns))
+
+
+def test_install_at_the_old_version_provisions_cas_through_kubectl_provision(
+    owner_stack: LocalSconeStack, installed_old: Stage,
+) -> None:
+    ws = _ws(owner_stack)
+    assert any("--local-backup" not in a and a[:2] == ["cas", "cas"] for a in installed_old.calls), installed_old.calls
+    status = installed_old.cas_status
     assert status["provisioned"] == "Yes" and status["version"] == OLD
     for f in ws.state_files():
         assert owner_stack.dcap_key not in f.read_text(errors="replace"), f
 
 
 def test_version_bump_backs_up_and_upgrades_cas_before_operator_las_and_sgx_plugin(
-    owner_stack: LocalSconeStack, cluster: LocalCluster,
+    owner_stack: LocalSconeStack, cluster: LocalCluster, bumped: Stage,
 ) -> None:
     ws = _ws(owner_stack)
-    owner_stack.reconfigure({**owner_stack.overrides, "scone:serviceVersion": NEW})
-    before = len(_argvs(owner_stack))
-    # `up --json` streams the engine's events, one JSON object per line, in order.
-    up = ws.run("up", "--yes", "--skip-preview", "--json")
-    assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
-
-    calls = _argvs(owner_stack)[before:]
+    calls, up = bumped.calls, bumped.up
     backup = next(i for i, a in enumerate(calls) if "--local-backup" in a)
     upgrade = next(i for i, a in enumerate(calls) if "--upgrade" in a)
     assert backup < upgrade, calls

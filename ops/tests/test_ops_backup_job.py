@@ -10,6 +10,7 @@ from scone_ops.kubectl import Kubectl
 from scone_ops.stack_target import load_spec, stack_file_for
 
 from components.backupper import APP, LABELS, backupper_pod_spec
+from components.settings_slices import backupper_args
 
 
 def deployment() -> dict[str, Any]:
@@ -18,7 +19,8 @@ def deployment() -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": APP, "namespace": spec.namespaces.services, "labels": LABELS},
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": APP}},
-                     "template": {"metadata": {"labels": LABELS}, "spec": backupper_pod_spec(spec, APP)}}}
+                     "template": {"metadata": {"labels": LABELS},
+                                  "spec": backupper_pod_spec(backupper_args(spec), APP)}}}
 
 
 def test_job_runs_run_once_with_the_deployment_image_env_secret_and_identity() -> None:

@@ -22,13 +22,12 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from components.names import BUCKET_TYPES, CAS_TYPE, STACK_GUARD_TYPE
+
 from . import stack_facts
 from .workloads import containers, dig, images, is_sgx_plugin, pod_spec
 
-CAS_TYPE = "kubernetes:services.scone.cloud/v1beta1:CAS"
-BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 BACKUPPER_NAME = "scone-cas-db-backupper"
-STACK_GUARD_TYPE = "pulumi-python:dynamic/scone:StackGuard"
 DEFAULT_REGISTRY = stack_facts.DEFAULT_REGISTRY
 
 MANDATORY = EnforcementLevel.MANDATORY

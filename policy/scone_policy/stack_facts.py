@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-DEFAULT_REGISTRY = "mtr.devops.telekom.de/osc/security/confidential-computing"
+from components.names import DEFAULT_IMAGE_REPOSITORY
+
+#: The registry every image must come from when the policy config names none.
+DEFAULT_REGISTRY = DEFAULT_IMAGE_REPOSITORY
 
 
 def production(policy_config: Mapping[str, Any]) -> bool:

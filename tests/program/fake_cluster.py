@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from components.live_cluster import CasFacts, CasPod, Node
+from components.names import CAPABLE_LABELS, registration_label
 from components.owner.cluster import ClusterError
-from components.placement import CAPABLE_LABELS, registration_label
 
 NAMESPACE = "osc-scone-system"
 

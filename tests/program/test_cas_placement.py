@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from components.live_cluster import CasFacts, CasPod, Node
-from components.placement import PlacementTarget, check_placement, registration_label
+from components.names import registration_label
+from components.placement import PlacementTarget, check_placement
 from tests.program.conftest import Evaluate
 from tests.program.fake_cluster import NAMESPACE, FakeClusterView, bare_sgx_cluster, running_cas, sgx_node
 

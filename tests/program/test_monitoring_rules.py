@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.monitoring import alert_rules, ksm_label, node_label_allowlist
+from components.settings_slices import monitoring_args
 from components.spec import SconeSpec
 from tests.program.test_readme import ROOT
 
@@ -16,7 +17,7 @@ LABEL = "cas-registered-cas.osc-scone-system-5.8.0"
 
 
 def _alerts(spec: SconeSpec) -> dict[str, dict[str, Any]]:
-    return {rule["alert"]: rule for rule in alert_rules(spec)}
+    return {rule["alert"]: rule for rule in alert_rules(monitoring_args(spec))}
 
 
 def _spec(**cas: Any) -> SconeSpec:
@@ -45,7 +46,7 @@ def test_too_few_nodes_alert_counts_registered_capable_schedulable_nodes_in_the_
     assert "or on() vector(0)) < 2" in expr
     assert rule["labels"]["severity"] == "critical"
     assert "kubectl get nodes -L topology.kubernetes.io/zone" in rule["annotations"]["runbook"]
-    assert node_label_allowlist(_spec()) in rule["annotations"]["runbook"]
+    assert node_label_allowlist(monitoring_args(_spec()), "cas") in rule["annotations"]["runbook"]
 
 
 def test_too_few_nodes_alert_follows_min_capable_nodes_in_zone() -> None:
@@ -53,7 +54,7 @@ def test_too_few_nodes_alert_follows_min_capable_nodes_in_zone() -> None:
 
 
 def test_allowlist_names_every_node_label_the_alert_reads() -> None:
-    flag = node_label_allowlist(_spec())
+    flag = node_label_allowlist(monitoring_args(_spec()), "cas")
     assert flag.startswith("--metric-labels-allowlist=nodes=[")
     for key in (
         "topology.kubernetes.io/zone",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.guard_providers import UNKNOWN, StackGuardProvider
-from components.guards import stack_guard_props
+from components.settings_slices import stack_guard_props
 from components.spec import SconeSpec
 
 
