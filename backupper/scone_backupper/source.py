@@ -9,7 +9,9 @@ volume; in tests it is a local `tar` over a directory. The stream is consumed as
 from __future__ import annotations
 
 import collections
+import os
 import shlex
+import signal
 import subprocess
 import tarfile
 import threading
@@ -62,6 +64,14 @@ class _StderrTail:
         return b"".join(self._chunks)[-_STDERR_TAIL_BYTES:].decode("utf-8", "replace").strip()
 
 
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the command's whole process group (it leads a session of its own)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # every member has already exited
+
+
 @contextmanager
 def open_snapshot_stream(argv: list[str], timeout_seconds: float) -> Iterator[tarfile.TarFile]:
     """Start the source command and yield its stdout as a streaming TarFile.
@@ -70,8 +80,14 @@ def open_snapshot_stream(argv: list[str], timeout_seconds: float) -> Iterator[ta
     the tail of its stderr. If the caller fails early, the command is killed.
     """
     try:
+        # A process group of its own: a child of the command (`sh -c '…; sleep'`, ssh's helper)
+        # may keep stdout open after the command itself died; killing the group ends them all.
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
     except OSError as exc:
         raise SourceError(
@@ -83,7 +99,7 @@ def open_snapshot_stream(argv: list[str], timeout_seconds: float) -> Iterator[ta
 
     def _kill_on_timeout() -> None:
         timed_out.set()
-        proc.kill()
+        _kill_group(proc)
 
     watchdog = threading.Timer(timeout_seconds, _kill_on_timeout)
     watchdog.daemon = True
@@ -112,7 +128,7 @@ def open_snapshot_stream(argv: list[str], timeout_seconds: float) -> Iterator[ta
         try:
             yield tar
         except (tarfile.TarError, EOFError) as exc:
-            proc.kill()
+            _kill_group(proc)
             proc.wait()
             raise _failure(f"its tar stream is broken ({exc})") from None
         # Read to the end so tar's trailer is consumed and the command can exit cleanly.
@@ -124,8 +140,8 @@ def open_snapshot_stream(argv: list[str], timeout_seconds: float) -> Iterator[ta
         completed = True
     finally:
         watchdog.cancel()
-        if not completed and proc.poll() is None:
-            proc.kill()
+        if not completed:
+            _kill_group(proc)
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
