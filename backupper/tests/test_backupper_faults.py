@@ -7,6 +7,7 @@ without a manifest is listed, and no multipart upload is left behind once a run 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 from collections.abc import Iterator
@@ -277,3 +278,46 @@ def test_store_without_md5_etags_or_checksums_is_verified_by_reading_back(
     ]
     assert len(read_back) == 2  # cas.db and cas.key-store
     assert_store_consistent(faulty)
+
+
+def test_restore_after_a_restore_killed_with_sigkill_replaces_the_stale_partial_file(
+    faulty: Harness, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    db = os.urandom(SIZE)
+    faulty.write_snapshot(db, b"ks")
+    assert faulty.run("run", env=faulty.direct()).returncode == 0
+    target = tmp_path / "recovered"
+    proxy.set_rules([{"method": "GET", "path": "/cas.db", "action": "hold"}])
+    first = faulty.popen("restore", "--set", "latest", "--target", str(target))
+    wait_until(lambda: any(e["action"] == "hold" for e in proxy.events()), "download in flight")
+
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=300)
+    leftovers = sorted(p.name for p in target.iterdir())
+    again = faulty.run("restore", "--set", "latest", "--target", str(target), env=faulty.direct())
+
+    assert leftovers and all(name.endswith(".partial") for name in leftovers), leftovers
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["cas.db", "cas.key-store"]
+    assert (target / "cas.db").read_bytes() == db
+    assert (target / "cas.key-store").read_bytes() == b"ks"
+
+
+def test_restore_refuses_a_partial_file_another_live_restore_is_writing(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.write_snapshot(os.urandom(1000), b"ks")
+    assert harness.run("run").returncode == 0
+    target = tmp_path / "busy"
+    target.mkdir()
+    with open(target / ".cas.db.partial", "wb") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)  # what a running restore holds
+        other.write(b"someone else's bytes")
+        other.flush()
+
+        result = harness.run("restore", "--set", "latest", "--target", str(target))
+
+    assert result.returncode == 10, result.stderr
+    assert "another restore is writing" in result.stderr and ".cas.db.partial" in result.stderr
+    assert (target / ".cas.db.partial").read_bytes() == b"someone else's bytes"
+    assert not (target / "cas.db").exists()
