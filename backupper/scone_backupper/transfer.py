@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from .errors import StoreError, VerificationError
 from .jsonlog import log_event
-from .s3client import Retrier, TransientMismatch, error_code
+from .s3client import Retrier, TransientMismatch, error_code, require_s3_answer
 
 log = logging.getLogger("scone_backupper.transfer")
 MAX_PARTS = 10000
@@ -146,7 +146,11 @@ class Uploader:
                 Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256"
             ),
         )
-        upload_id = str(created["UploadId"])
+        upload_id = str(
+            require_s3_answer(created, ("UploadId",), f"start of multipart upload {key}")[
+                "UploadId"
+            ]
+        )
         whole = hashlib.sha256()
         total = 0
         parts: list[_Part] = []
@@ -206,6 +210,7 @@ class Uploader:
                     ContentMD5=_b64(md5),
                     ChecksumSHA256=_b64(sha),
                 )
+                require_s3_answer(response, ("ETag",), f"upload of part {number} of {key}")
                 _check_etag(response.get("ETag"), md5, f"part {number} of {key}")
                 returned_sha = response.get("ChecksumSHA256")
                 if returned_sha and returned_sha != _b64(sha):

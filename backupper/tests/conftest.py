@@ -18,5 +18,10 @@ def moto() -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, moto: ServerProcess) -> Harness:
-    return new_harness(tmp_path, moto)
+def s3_server(moto: ServerProcess) -> ServerProcess:
+    return moto
+
+
+@pytest.fixture
+def harness(tmp_path: Path, s3_server: ServerProcess) -> Harness:
+    return new_harness(tmp_path, s3_server)
