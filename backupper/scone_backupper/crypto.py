@@ -39,7 +39,7 @@ def encrypted_size(plain_size: int, chunk_size: int = CHUNK_SIZE) -> int:
     return HEADER_SIZE + plain_size + frames * TAG_SIZE
 
 
-def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+def _rechunk(chunks: Iterable[bytes | bytearray | memoryview], size: int) -> Iterator[bytes]:
     buffer = bytearray()
     for chunk in chunks:
         buffer += chunk
@@ -50,7 +50,7 @@ def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
 
 
 def encrypt_stream(
-    plain: Iterable[bytes], key: bytes, chunk_size: int = CHUNK_SIZE
+    plain: Iterable[bytes | bytearray | memoryview], key: bytes, chunk_size: int = CHUNK_SIZE
 ) -> Iterator[bytes]:
     """Yield the stored bytes for a plaintext stream."""
     aead = AESGCM(key)

@@ -62,8 +62,19 @@ class TransientMismatch(Exception):
     """Our own check found that the store did not receive what we sent; worth another attempt."""
 
 
-def make_client(credentials: S3Credentials, settings: BackupperSettings) -> Any:
-    """A boto3 S3 client for this run (fresh credentials), without botocore's own retries."""
+def make_client(
+    credentials: S3Credentials, settings: BackupperSettings, *, unsigned_payload: bool = False
+) -> Any:
+    """A boto3 S3 client for this run (fresh credentials), without botocore's own retries.
+
+    `unsigned_payload`: SigV4 signs the headers but not a SHA-256 of the body
+    (UNSIGNED-PAYLOAD), for requests whose body carries a signed x-amz-checksum-sha256 header
+    instead: the store checks that, so hashing the body a second time for the signature only
+    costs CPU (over http botocore would otherwise always do it).
+    """
+    s3_options: dict[str, Any] = {"addressing_style": "path"} if credentials.endpoint_url else {}
+    if unsigned_payload:
+        s3_options["payload_signing_enabled"] = False
     config = Config(
         region_name=credentials.region,
         retries={"total_max_attempts": 1, "mode": "standard"},
@@ -73,7 +84,7 @@ def make_client(credentials: S3Credentials, settings: BackupperSettings) -> Any:
         # We send our own Content-MD5 and SHA-256 checksums; no extra CRC trailers.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        s3={"addressing_style": "path"} if credentials.endpoint_url else {},
+        s3=s3_options,
     )
     session = boto3.session.Session()
     return session.client(

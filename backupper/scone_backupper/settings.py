@@ -234,7 +234,7 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _convert(spec: SettingSpec, raw: str, origin: str) -> Any:
+def _convert(spec: SettingSpec, raw: str, origin: str) -> Any:  # noqa: PLR0911 - one per kind
     allowed = _allowed_range(spec.field)
     hint = f"; allowed: {allowed}" if allowed else ""
     if spec.kind == "int":
