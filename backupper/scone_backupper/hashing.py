@@ -18,7 +18,10 @@ _Item = tuple[bytes | bytearray | memoryview, Callable[[], None] | None] | None
 class OrderedHasher:
     """Hashes the buffers given to `feed` in the order given; `hexdigest` waits for the rest."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_pending: int | None = None) -> None:
+        # With `max_pending`, `feed` waits while that many buffers are still unhashed (the caller
+        # then needs no `done` callbacks to bound its memory).
+        self._pending = threading.Semaphore(max_pending) if max_pending else None
         self._digest = hashlib.sha256()
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
@@ -31,11 +34,15 @@ class OrderedHasher:
             self._digest.update(data)
             if done is not None:
                 done()
+            if self._pending is not None:
+                self._pending.release()
 
     def feed(
         self, data: bytes | bytearray | memoryview, done: Callable[[], None] | None = None
     ) -> None:
         """Queue `data` (not copied: do not change it until `done` is called)."""
+        if self._pending is not None:
+            self._pending.acquire()
         self._queue.put((data, done))
 
     def close(self) -> None:

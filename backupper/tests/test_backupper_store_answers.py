@@ -10,9 +10,10 @@ import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
-from backupper_harness import FaultProxy, Harness, ServerProcess, log_lines
+from backupper_harness import FaultProxy, Harness, ServerProcess, log_lines, new_harness
 
 PAGE = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body><p>Hi</p></body></html>"
 
@@ -101,3 +102,21 @@ def test_refused_credentials_name_the_keys_and_the_policy_to_check(
     assert "403" in message or "AccessDenied" in message
     assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in message
     assert "policy" in message
+
+
+@pytest.mark.parametrize("command", [["run"], ["list"]])
+def test_a_real_store_refusing_the_secret_key_names_the_keys_to_check(
+    tmp_path: Path, versitygw: ServerProcess, command: list[str]
+) -> None:
+    """versitygw checks signatures (moto does not): a wrong secret key gets a real 403."""
+    harness = new_harness(tmp_path, versitygw)
+    harness.write_snapshot(b"db", b"ks")
+    (harness.creds_dir / "AWS_SECRET_ACCESS_KEY").write_text("not-the-secret-key-of-this-user")
+
+    result = harness.run(*command)
+
+    assert result.returncode == 6, result.stderr
+    message = str(_store_error(result.stderr)["msg"])
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in message and "policy" in message
+    assert "not-the-secret-key-of-this-user" not in result.stderr
+    assert harness.object_keys() == []
