@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import boto3
+
 from . import crypto
 from .credentials import S3Credentials, load_credentials
 from .errors import (
@@ -64,7 +66,8 @@ class StoreContext:
 def open_store(settings: BackupperSettings, stop: threading.Event) -> StoreContext:
     """Read the credentials Secret now and build the client and store for this run."""
     credentials = load_credentials(settings.credentials_dir)
-    client = make_client(credentials, settings)
+    session = boto3.session.Session()
+    client = make_client(credentials, settings, session=session)
     retrier = Retrier(settings, stop)
     store = BackupStore(client, credentials.bucket, settings.set_root, retrier)
     return StoreContext(
@@ -72,7 +75,7 @@ def open_store(settings: BackupperSettings, stop: threading.Event) -> StoreConte
         store=store,
         retrier=retrier,
         client=client,
-        data_client=make_client(credentials, settings, unsigned_payload=True),
+        data_client=make_client(credentials, settings, unsigned_payload=True, session=session),
     )
 
 
