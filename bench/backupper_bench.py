@@ -65,6 +65,7 @@ class Measurement:
     peak_rss_mib: float
     cpu_s_per_gib: float
     server: str = ""
+    check_read_s: float = 0.0  # backupper upload only: the separate check read of the snapshot
 
 
 def free_port() -> int:
@@ -83,7 +84,7 @@ def ensure_awscli() -> Path:
     return aws
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
     """Run argv under GNU time; return (wall seconds, peak RSS MiB of that process alone, CPU
     seconds of it and its waited-for children).
 
@@ -102,7 +103,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
         if proc.returncode != 0:
             raise SystemExit(f"{argv[:4]} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
         peak_kib, user, system = Path(rss.name).read_text().split()[-3:]
-    return elapsed, int(peak_kib) / 1024, float(user) + float(system)
+    return elapsed, int(peak_kib) / 1024, float(user) + float(system), proc.stderr.decode()
 
 
 def make_snapshot(directory: Path, size: int) -> None:
@@ -171,10 +172,14 @@ def bench_backupper(work: Path, snap: Path, size_mib: int, env: dict[str, str]) 
     total_mib = (size_mib * MIB + 4096) / MIB
     run_env = dict(env, SNAPSHOT_DIR=str(snap))
     gib = total_mib / 1024
-    secs, rss, cpu = timed([*backupper, "run"], run_env)
+    secs, rss, cpu, log = timed([*backupper, "run"], run_env)
     results = [Measurement("backupper", "upload", size_mib, secs, total_mib / secs, rss, cpu / gib)]
+    for line in log.splitlines():
+        record = json.loads(line)
+        if record.get("msg") == "snapshot checked":
+            results[0].check_read_s = float(record["check_seconds"])
     target = work / "restored"
-    secs, rss, cpu = timed([*backupper, "restore", "--set", "latest", "--target", str(target)], run_env)
+    secs, rss, cpu, _ = timed([*backupper, "restore", "--set", "latest", "--target", str(target)], run_env)
     results.append(Measurement("backupper", "restore", size_mib, secs, total_mib / secs, rss, cpu / gib))
     shutil.rmtree(target)
     return results
@@ -187,10 +192,10 @@ def bench_awscli(
     dest = f"s3://{BUCKET}/awscli/cas.db"
     common = ["--endpoint-url", url, "--only-show-errors"]
     gib = size_mib / 1024
-    secs, rss, cpu = timed([str(aws), "s3", "cp", str(snap / "cas.db"), dest, *common], env)
+    secs, rss, cpu, _ = timed([str(aws), "s3", "cp", str(snap / "cas.db"), dest, *common], env)
     results = [Measurement("aws s3 cp", "upload", size_mib, secs, size_mib / secs, rss, cpu / gib)]
     out = work / "aws-restored.db"
-    secs, rss, cpu = timed([str(aws), "s3", "cp", dest, str(out), *common], env)
+    secs, rss, cpu, _ = timed([str(aws), "s3", "cp", dest, str(out), *common], env)
     results.append(Measurement("aws s3 cp", "restore", size_mib, secs, size_mib / secs, rss, cpu / gib))
     out.unlink()
     return results
@@ -214,6 +219,7 @@ def median_per_operation(rounds: list[Measurement]) -> list[Measurement]:
                 max(m.peak_rss_mib for m in items),
                 statistics.median(m.cpu_s_per_gib for m in items),
                 server,
+                statistics.median(m.check_read_s for m in items),
             )
         )
     return merged
@@ -223,11 +229,12 @@ def report(results: list[Measurement], sizes: list[int], servers: list[str]) -> 
     """Print the table, the ratios and the goals; return them for the JSON file."""
     print()
     print(f"{'server':<10} {'tool':<11} {'op':<8} {'MiB':>6} {'seconds':>8} {'MiB/s':>8} "
-          f"{'peak RSS MiB':>13} {'CPU s/GiB':>10}")
+          f"{'peak RSS MiB':>13} {'CPU s/GiB':>10} {'check read s':>13}")
     for m in results:
         print(
             f"{m.server:<10} {m.tool:<11} {m.operation:<8} {m.size_mib:>6} {m.seconds:>8.2f} "
-            f"{m.mib_per_s:>8.1f} {m.peak_rss_mib:>13.1f} {m.cpu_s_per_gib:>10.2f}"
+            f"{m.mib_per_s:>8.1f} {m.peak_rss_mib:>13.1f} {m.cpu_s_per_gib:>10.2f} "
+            f"{m.check_read_s or '':>13}"
         )
     print()
     by = {(m.server, m.tool, m.operation, m.size_mib): m for m in results}

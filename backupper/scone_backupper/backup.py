@@ -128,6 +128,7 @@ def run_once(
     argv = build_source_argv(settings)
 
     # Read 1: check and fingerprint; nothing is written anywhere.
+    check_started = time.monotonic()
     with open_snapshot_stream(argv, settings.source_timeout_seconds) as tar:
         fingerprint = fingerprint_snapshot(tar)
     size = sum(f.size for f in fingerprint.values())
@@ -137,6 +138,7 @@ def run_once(
         "snapshot checked",
         files={n: {"size": f.size, "sha256": f.sha256} for n, f in fingerprint.items()},
         aborted_orphan_uploads=aborted,
+        check_seconds=round(time.monotonic() - check_started, 3),
     )
 
     listing = store.list_sets(settings.cas_name)
