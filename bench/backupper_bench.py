@@ -270,6 +270,15 @@ def report(results: list[Measurement], sizes: list[int], servers: list[str]) -> 
     return {"results": [asdict(m) for m in results], "ratios": ratios, "goals": goals}
 
 
+def _shown(measured: list[Measurement], server: str) -> list[Measurement]:
+    """Print each measurement as it is taken (a long run shows its progress)."""
+    for m in measured:
+        print(f"  {server} {m.tool} {m.operation} {m.size_mib} MiB: {m.seconds:.2f} s, "
+              f"{m.mib_per_s:.1f} MiB/s, RSS {m.peak_rss_mib:.1f} MiB, CPU {m.cpu_s_per_gib:.2f} s/GiB",
+              flush=True)
+    return measured
+
+
 def bench_server(server: str, args: argparse.Namespace, sizes: list[int], aws: Path | None,
                  work: Path) -> list[Measurement]:
     """Every size on one server, the tools alternating round by round."""
@@ -312,10 +321,12 @@ def bench_server(server: str, args: argparse.Namespace, sizes: list[int], aws: P
             # machine hits both alike; the median of the rounds is reported.
             rounds: list[Measurement] = []
             for _ in range(args.repeat):
-                rounds += bench_backupper(work, snap, size_mib, backupper_env)
+                rounds += _shown(bench_backupper(work, snap, size_mib, backupper_env), server)
                 empty_bucket(client)  # one large object at a time in the server
                 if aws is not None:
-                    rounds += bench_awscli(aws, work, snap, size_mib, url=url, env=aws_env)
+                    rounds += _shown(
+                        bench_awscli(aws, work, snap, size_mib, url=url, env=aws_env), server
+                    )
                     empty_bucket(client)
             for m in rounds:
                 m.server = server
