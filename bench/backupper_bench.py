@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
 """Benchmark of scone-backupper against `aws s3 cp` (awscli) on the same local S3 server.
 
-What it measures, side by side in one run, against one moto server on 127.0.0.1:
+What it measures, side by side in one run, per S3 server on 127.0.0.1 — versitygw (a real S3
+server in Go, posix backend, built by `e2e/build_tools.sh versitygw`) and moto (Python; it spends
+more CPU per byte than either client, so on a small machine it sets the pace, not the client):
   * upload throughput of a snapshot (backupper `run`: check read + streaming upload + per-part and
     per-object verification + manifest) versus `aws s3 cp FILE s3://…` of the same cas.db;
   * restore throughput (backupper `restore`: ranged parallel download + SHA-256 check + fsync)
     versus `aws s3 cp s3://… FILE`;
-  * the backupper's peak RSS (as GNU time reports it for that process alone) for each snapshot
-    size, to show that memory does not grow with the snapshot (ratio of peaks printed).
+  * peak RSS and client CPU seconds (user + system, children included: the backupper's `tar`) of
+    each command as GNU time reports them, CPU scaled to seconds per GiB.
 
-awscli is installed into its own virtualenv (.venv-bench at the repository root, created here on
-first use) so its exact botocore pin can never clash with the backupper's. The snapshot is a
-sparse file in a temporary directory (no disk used for the source); restored copies are deleted
-right after each measurement, and the bucket is emptied between tools so moto holds at most one
-large object at a time.
+Goals checked and printed: upload and restore >= 1.0x aws s3 cp on the real server, backupper
+peak RSS <= 100 MiB for every size. awscli is installed into its own virtualenv (.venv-bench at
+the repository root, created here on first use) so its exact botocore pin can never clash with
+the backupper's. The snapshot is random data (written once per size, deleted at the end);
+restored copies are deleted right after each measurement, and the bucket is emptied between
+tools so a server holds at most one large object at a time.
 
 Usage: .venv/bin/python bench/backupper_bench.py [--sizes-mib 100,1024] [--repeat 3] [--skip-aws]
-       [--concurrency N] [--part-size-mib N]
+       [--servers versitygw,moto] [--concurrency N] [--part-size-mib N]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,6 +47,8 @@ BENCH_VENV = ROOT / ".venv-bench"
 AWSCLI_PIN = "awscli==1.45.11"
 MIB = 1024 * 1024
 GNU_TIME = "/usr/bin/time"
+VERSITYGW = Path(os.environ.get("SCONE_E2E_CACHE", str(Path.home() / ".cache/scone-stack/e2e"))) / "bin/versitygw"
+RSS_GOAL_MIB = 100
 BUCKET = "bench-cas-backups"
 FAKE_SECRET = "bench"  # noqa: S105 - moto accepts any credentials; nothing real here
 
@@ -57,6 +63,9 @@ class Measurement:
     seconds: float
     mib_per_s: float
     peak_rss_mib: float
+    cpu_s_per_gib: float
+    server: str = ""
+    check_read_s: float = 0.0  # backupper upload only: the separate check read of the snapshot
 
 
 def free_port() -> int:
@@ -75,8 +84,9 @@ def ensure_awscli() -> Path:
     return aws
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run argv under GNU time; return (wall seconds, peak RSS MiB of that process alone).
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Run argv under GNU time; return (wall seconds, peak RSS MiB of that process alone, CPU
+    seconds of it and its waited-for children).
 
     Not ``ru_maxrss`` from our own ``wait4``: Linux folds the parent's high-water mark into a
     child's ``ru_maxrss`` at fork+exec, so every tool would look at least as big as this script.
@@ -86,20 +96,22 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
         raise SystemExit(f"{GNU_TIME} is missing: install Debian's 'time' package (apt-get install time)")
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         start = time.perf_counter()
-        proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss.name, *argv], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run([GNU_TIME, "-f", "%M %U %S", "-o", rss.name, *argv], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, check=False)
         elapsed = time.perf_counter() - start
         if proc.returncode != 0:
             raise SystemExit(f"{argv[:4]} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
-        peak_kib = int(Path(rss.name).read_text().split()[-1])
-    return elapsed, peak_kib / 1024
+        peak_kib, user, system = Path(rss.name).read_text().split()[-3:]
+    return elapsed, int(peak_kib) / 1024, float(user) + float(system), proc.stderr.decode()
 
 
 def make_snapshot(directory: Path, size: int) -> None:
+    """Random bytes on disk (no sparse file: zeros would flatter every hash and copy)."""
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / "cas.db", "wb") as handle:
-        handle.write(os.urandom(MIB))
-        handle.truncate(size)
+        for offset in range(0, size, 8 * MIB):
+            handle.write(os.urandom(min(8 * MIB, size - offset)))
     (directory / "cas.key-store").write_bytes(os.urandom(4096))
 
 
@@ -110,23 +122,35 @@ def empty_bucket(client: Any) -> None:
             client.delete_object(Bucket=BUCKET, Key=item["Key"])
 
 
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    """A moto S3 server on a free loopback port, ready to answer."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(400):
+def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    for _ in range(1200):
         try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()  # noqa: S310 - loopback
-            return moto, url
+            urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 - loopback
+            return
+        except urllib.error.HTTPError:
+            return  # it answers (an S3 server refuses an unsigned request)
         except OSError:
             time.sleep(0.05)
-    moto.kill()
-    raise SystemExit("moto server did not start")
+    proc.kill()
+    raise SystemExit(f"{what} did not start")
+
+
+def start_server(name: str, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A moto or versitygw S3 server on a free loopback port, ready to answer."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    if name == "moto":
+        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    else:
+        if not VERSITYGW.exists():
+            raise SystemExit(f"{VERSITYGW} is missing: run e2e/build_tools.sh versitygw")
+        data = work / "versitygw-data"
+        data.mkdir()
+        argv = [str(VERSITYGW), "--access", FAKE_SECRET, "--secret", FAKE_SECRET,
+                "--port", f"127.0.0.1:{port}", "posix", str(data)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_http(url + ("/moto-api/" if name == "moto" else "/"), proc, name)
+    return proc, url
 
 
 def write_secret(directory: Path, url: str) -> None:
@@ -147,11 +171,16 @@ def bench_backupper(work: Path, snap: Path, size_mib: int, env: dict[str, str]) 
     backupper = [sys.executable, "-m", "scone_backupper"]
     total_mib = (size_mib * MIB + 4096) / MIB
     run_env = dict(env, SNAPSHOT_DIR=str(snap))
-    secs, rss = timed([*backupper, "run"], run_env)
-    results = [Measurement("backupper", "upload", size_mib, secs, total_mib / secs, rss)]
+    gib = total_mib / 1024
+    secs, rss, cpu, log = timed([*backupper, "run"], run_env)
+    results = [Measurement("backupper", "upload", size_mib, secs, total_mib / secs, rss, cpu / gib)]
+    for line in log.splitlines():
+        record = json.loads(line)
+        if record.get("msg") == "snapshot checked":
+            results[0].check_read_s = float(record["check_seconds"])
     target = work / "restored"
-    secs, rss = timed([*backupper, "restore", "--set", "latest", "--target", str(target)], run_env)
-    results.append(Measurement("backupper", "restore", size_mib, secs, total_mib / secs, rss))
+    secs, rss, cpu, _ = timed([*backupper, "restore", "--set", "latest", "--target", str(target)], run_env)
+    results.append(Measurement("backupper", "restore", size_mib, secs, total_mib / secs, rss, cpu / gib))
     shutil.rmtree(target)
     return results
 
@@ -162,22 +191,24 @@ def bench_awscli(
     """`aws s3 cp` up and down of the same cas.db."""
     dest = f"s3://{BUCKET}/awscli/cas.db"
     common = ["--endpoint-url", url, "--only-show-errors"]
-    secs, rss = timed([str(aws), "s3", "cp", str(snap / "cas.db"), dest, *common], env)
-    results = [Measurement("aws s3 cp", "upload", size_mib, secs, size_mib / secs, rss)]
+    gib = size_mib / 1024
+    secs, rss, cpu, _ = timed([str(aws), "s3", "cp", str(snap / "cas.db"), dest, *common], env)
+    results = [Measurement("aws s3 cp", "upload", size_mib, secs, size_mib / secs, rss, cpu / gib)]
     out = work / "aws-restored.db"
-    secs, rss = timed([str(aws), "s3", "cp", dest, str(out), *common], env)
-    results.append(Measurement("aws s3 cp", "restore", size_mib, secs, size_mib / secs, rss))
+    secs, rss, cpu, _ = timed([str(aws), "s3", "cp", dest, str(out), *common], env)
+    results.append(Measurement("aws s3 cp", "restore", size_mib, secs, size_mib / secs, rss, cpu / gib))
     out.unlink()
     return results
 
 
 def median_per_operation(rounds: list[Measurement]) -> list[Measurement]:
-    """One Measurement per (tool, operation): median time and throughput, highest peak RSS."""
-    grouped: dict[tuple[str, str, int], list[Measurement]] = {}
+    """One Measurement per (server, tool, operation, size): median time, throughput and CPU,
+    highest peak RSS."""
+    grouped: dict[tuple[str, str, str, int], list[Measurement]] = {}
     for m in rounds:
-        grouped.setdefault((m.tool, m.operation, m.size_mib), []).append(m)
+        grouped.setdefault((m.server, m.tool, m.operation, m.size_mib), []).append(m)
     merged = []
-    for (tool, operation, size_mib), items in grouped.items():
+    for (server, tool, operation, size_mib), items in grouped.items():
         merged.append(
             Measurement(
                 tool,
@@ -186,63 +217,72 @@ def median_per_operation(rounds: list[Measurement]) -> list[Measurement]:
                 statistics.median(m.seconds for m in items),
                 statistics.median(m.mib_per_s for m in items),
                 max(m.peak_rss_mib for m in items),
+                statistics.median(m.cpu_s_per_gib for m in items),
+                server,
+                statistics.median(m.check_read_s for m in items),
             )
         )
     return merged
 
 
-def report(results: list[Measurement], sizes: list[int]) -> dict[str, Any]:
-    """Print the table and the ratios; return them for the JSON file."""
+def report(results: list[Measurement], sizes: list[int], servers: list[str]) -> dict[str, Any]:
+    """Print the table, the ratios and the goals; return them for the JSON file."""
     print()
-    print(f"{'tool':<11} {'op':<8} {'MiB':>6} {'seconds':>8} {'MiB/s':>8} {'peak RSS MiB':>13}")
+    print(f"{'server':<10} {'tool':<11} {'op':<8} {'MiB':>6} {'seconds':>8} {'MiB/s':>8} "
+          f"{'peak RSS MiB':>13} {'CPU s/GiB':>10} {'check read s':>13}")
     for m in results:
         print(
-            f"{m.tool:<11} {m.operation:<8} {m.size_mib:>6} {m.seconds:>8.2f} "
-            f"{m.mib_per_s:>8.1f} {m.peak_rss_mib:>13.1f}"
+            f"{m.server:<10} {m.tool:<11} {m.operation:<8} {m.size_mib:>6} {m.seconds:>8.2f} "
+            f"{m.mib_per_s:>8.1f} {m.peak_rss_mib:>13.1f} {m.cpu_s_per_gib:>10.2f} "
+            f"{m.check_read_s or '':>13}"
         )
     print()
-    by = {(m.tool, m.operation, m.size_mib): m for m in results}
+    by = {(m.server, m.tool, m.operation, m.size_mib): m for m in results}
     ratios: dict[str, float] = {}
-    for size_mib in sizes:
-        for op in ("upload", "restore"):
-            ours, theirs = by.get(("backupper", op, size_mib)), by.get(("aws s3 cp", op, size_mib))
-            if ours and theirs:
+    goals: dict[str, bool] = {}
+    for server in servers:
+        for size_mib in sizes:
+            for op in ("upload", "restore"):
+                ours = by.get((server, "backupper", op, size_mib))
+                theirs = by.get((server, "aws s3 cp", op, size_mib))
+                if ours is None:
+                    continue
+                if server == "versitygw":
+                    goals[f"{op}_{size_mib}MiB_peak_rss_le_{RSS_GOAL_MIB}MiB"] = (
+                        ours.peak_rss_mib <= RSS_GOAL_MIB
+                    )
+                if theirs is None:
+                    continue
                 ratio = ours.mib_per_s / theirs.mib_per_s
-                ratios[f"{op}_{size_mib}MiB_backupper_vs_awscli"] = round(ratio, 3)
+                ratios[f"{server}_{op}_{size_mib}MiB_backupper_vs_awscli"] = round(ratio, 3)
+                if server == "versitygw":
+                    goals[f"{op}_{size_mib}MiB_ge_1.0x_awscli"] = ratio >= 1.0
                 print(
-                    f"{op:<8} {size_mib:>5} MiB: backupper {ours.mib_per_s:7.1f} MiB/s vs "
-                    f"aws s3 cp {theirs.mib_per_s:7.1f} MiB/s  -> ratio {ratio:.2f}x"
+                    f"{server:<10} {op:<8} {size_mib:>5} MiB: backupper {ours.mib_per_s:7.1f} MiB/s "
+                    f"(CPU {ours.cpu_s_per_gib:5.2f} s/GiB, RSS {ours.peak_rss_mib:5.1f} MiB) vs "
+                    f"aws s3 cp {theirs.mib_per_s:7.1f} MiB/s (CPU {theirs.cpu_s_per_gib:5.2f} s/GiB, "
+                    f"RSS {theirs.peak_rss_mib:5.1f} MiB) -> ratio {ratio:.2f}x"
                 )
-    for op in ("upload", "restore"):
-        ours_runs = sorted(
-            (m for m in results if m.tool == "backupper" and m.operation == op),
-            key=lambda m: m.size_mib,
-        )
-        if len(ours_runs) >= 2:
-            small, large = ours_runs[0], ours_runs[-1]
-            growth = large.peak_rss_mib / small.peak_rss_mib
-            ratios[f"backupper_{op}_peak_rss_growth"] = round(growth, 3)
-            print(
-                f"backupper {op} peak RSS: {small.size_mib} MiB snapshot "
-                f"{small.peak_rss_mib:.1f} MiB, {large.size_mib} MiB snapshot "
-                f"{large.peak_rss_mib:.1f} MiB -> ratio {growth:.2f}x for "
-                f"{large.size_mib / small.size_mib:.1f}x the data"
-            )
-    return {"results": [asdict(m) for m in results], "ratios": ratios}
+    if goals:
+        print()
+        for goal, met in goals.items():
+            print(f"goal {goal}: {'met' if met else 'NOT MET'}")
+    return {"results": [asdict(m) for m in results], "ratios": ratios, "goals": goals}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--sizes-mib", default="100,1024")
-    parser.add_argument("--skip-aws", action="store_true")
-    parser.add_argument("--repeat", type=int, default=3, help="alternating rounds per size; the median is reported")
-    parser.add_argument("--concurrency", type=int, default=None, help="BACKUP_UPLOAD_CONCURRENCY for the backupper")
-    parser.add_argument("--part-size-mib", type=int, default=None, help="BACKUP_PART_SIZE_MIB for the backupper")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes_mib.split(",")]
-    aws = None if args.skip_aws else ensure_awscli()
-    moto, url = start_moto()
-    work = Path(tempfile.mkdtemp(prefix="backupper-bench-"))
+def _shown(measured: list[Measurement], server: str) -> list[Measurement]:
+    """Print each measurement as it is taken (a long run shows its progress)."""
+    for m in measured:
+        print(f"  {server} {m.tool} {m.operation} {m.size_mib} MiB: {m.seconds:.2f} s, "
+              f"{m.mib_per_s:.1f} MiB/s, RSS {m.peak_rss_mib:.1f} MiB, CPU {m.cpu_s_per_gib:.2f} s/GiB",
+              flush=True)
+    return measured
+
+
+def bench_server(server: str, args: argparse.Namespace, sizes: list[int], aws: Path | None,
+                 work: Path) -> list[Measurement]:
+    """Every size on one server, the tools alternating round by round."""
+    proc, url = start_server(server, work)
     results: list[Measurement] = []
     try:
         client = boto3.client(
@@ -253,12 +293,13 @@ def main() -> None:
             region_name="us-east-1",
         )
         client.create_bucket(Bucket=BUCKET)
-        write_secret(work / "secret", url)
+        secret = work / f"secret-{server}"
+        write_secret(secret, url)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "BACKUP_"))}
         backupper_env = dict(
             env,
             PYTHONPATH=str(ROOT / "backupper"),
-            S3_CREDENTIALS_DIR=str(work / "secret"),
+            S3_CREDENTIALS_DIR=str(secret),
             SNAPSHOT_SOURCE_COMMAND="tar cf - -C {snapshot_dir} .",
             METRICS_PORT="0",
         )
@@ -274,23 +315,51 @@ def main() -> None:
         )
         for size_mib in sizes:
             snap = work / f"snap-{size_mib}"
-            make_snapshot(snap, size_mib * MIB)
+            if not snap.exists():
+                make_snapshot(snap, size_mib * MIB)
             # Alternate the tools round by round so that load from other processes on the
             # machine hits both alike; the median of the rounds is reported.
             rounds: list[Measurement] = []
             for _ in range(args.repeat):
-                rounds += bench_backupper(work, snap, size_mib, backupper_env)
-                empty_bucket(client)  # moto keeps objects in RAM: one large object at a time
+                rounds += _shown(bench_backupper(work, snap, size_mib, backupper_env), server)
+                empty_bucket(client)  # one large object at a time in the server
                 if aws is not None:
-                    rounds += bench_awscli(aws, work, snap, size_mib, url=url, env=aws_env)
+                    rounds += _shown(
+                        bench_awscli(aws, work, snap, size_mib, url=url, env=aws_env), server
+                    )
                     empty_bucket(client)
+            for m in rounds:
+                m.server = server
             results += median_per_operation(rounds)
-            shutil.rmtree(snap)
     finally:
-        moto.terminate()
-        moto.wait()
+        proc.terminate()
+        proc.wait()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes-mib", default="100,1024")
+    parser.add_argument("--servers", default="versitygw,moto", help="versitygw and/or moto")
+    parser.add_argument("--skip-aws", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating rounds per size; the median is reported")
+    parser.add_argument("--concurrency", type=int, default=None, help="BACKUP_UPLOAD_CONCURRENCY for the backupper")
+    parser.add_argument("--part-size-mib", type=int, default=None, help="BACKUP_PART_SIZE_MIB for the backupper")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes_mib.split(",")]
+    servers = [s for s in args.servers.split(",") if s]
+    unknown = set(servers) - {"versitygw", "moto"}
+    if unknown:
+        raise SystemExit(f"--servers: unknown {sorted(unknown)}; allowed: versitygw, moto")
+    aws = None if args.skip_aws else ensure_awscli()
+    work = Path(tempfile.mkdtemp(prefix="backupper-bench-"))
+    results: list[Measurement] = []
+    try:
+        for server in servers:
+            results += bench_server(server, args, sizes, aws, work)
+    finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = report(results, sizes)
+    summary = report(results, sizes, servers)
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(exist_ok=True)
     (out_dir / "backupper.json").write_text(json.dumps(summary, indent=2))

@@ -8,7 +8,7 @@
 # go.sum committed) so builds are reproducible and need only the proxy.
 #
 # Usage: e2e/build_tools.sh [--check] [TOOL...]
-#   TOOL: k8s | pulumi | kubernetes | kwok | etcd   (default: all)
+#   TOOL: k8s | pulumi | kubernetes | kwok | etcd | versitygw   (default: all)
 #   --check  build nothing; print each tool's state; exit 1 if any is missing.
 # Cache: ${SCONE_E2E_CACHE:-$HOME/.cache/scone-stack/e2e}  (binaries in bin/,
 # build logs in logs/, per-tool stamps in stamps/, timings in build-report.txt).
@@ -28,6 +28,7 @@ K8S_VERSION=v1.26.13        # 1.26.14/15 staging zips for controller-manager are
 PULUMI_VERSION=v3.274.1     # pkg/v3 3.272.0 and 3.273.0 are not served; SDK pin is 3.272.0
 K8S_PROVIDER_VERSION=v4.25.0  # the only provider/v4 version the proxy serves; SDK pin 4.34.2
 KWOK_VERSION=v0.8.0
+VERSITYGW_VERSION=v1.8.0     # real S3 server (posix backend) for the backupper's tests and bench
 NICE=${SCONE_E2E_NICE:-10}
 
 export CGO_ENABLED=0
@@ -40,12 +41,12 @@ TOOLS=()
 for arg in "$@"; do
   case "$arg" in
     --check) CHECK_ONLY=1 ;;
-    k8s|pulumi|kubernetes|kwok|etcd) TOOLS+=("$arg") ;;
+    k8s|pulumi|kubernetes|kwok|etcd|versitygw) TOOLS+=("$arg") ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) echo "build_tools: unknown argument '$arg' (allowed: --check k8s pulumi kubernetes kwok etcd)" >&2; exit 2 ;;
+    *) echo "build_tools: unknown argument '$arg' (allowed: --check k8s pulumi kubernetes kwok etcd versitygw)" >&2; exit 2 ;;
   esac
 done
-[ ${#TOOLS[@]} -eq 0 ] && TOOLS=(etcd kwok k8s kubernetes pulumi)
+[ ${#TOOLS[@]} -eq 0 ] && TOOLS=(etcd kwok k8s kubernetes pulumi versitygw)
 
 if ! command -v go >/dev/null 2>&1; then
   echo "build_tools: FAILED: the 'go' command is not on PATH (Go >= 1.26 is needed to build every tool)" >&2
@@ -58,6 +59,7 @@ binaries_of() {
     pulumi) echo "pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python" ;;
     kubernetes) echo "pulumi-resource-kubernetes" ;;
     kwok) echo "kwok kwok-stages.yaml" ;;
+    versitygw) echo "versitygw" ;;
     etcd) echo "" ;;
   esac
 }
@@ -70,7 +72,7 @@ stamp_key() {
     k8s) dir="$BUILD/k8s" ;; pulumi) dir="$BUILD/pulumi" ;; kubernetes) dir="$BUILD/kubernetes" ;;
   esac
   {
-    echo "$tool $K8S_VERSION $PULUMI_VERSION $K8S_PROVIDER_VERSION $KWOK_VERSION"
+    echo "$tool $K8S_VERSION $PULUMI_VERSION $K8S_PROVIDER_VERSION $KWOK_VERSION $VERSITYGW_VERSION"
     go version
     sed -n "/^build_$tool()/,/^}/p" "$0"
     if [ -n "$dir" ]; then
@@ -114,6 +116,12 @@ build_kwok() {
     [ -f "$src/kustomize/stage/$f" ] || { echo "kwok stage file missing: $f"; return 1; }
     { echo "---"; cat "$src/kustomize/stage/$f"; } >> "$BIN/kwok-stages.yaml"
   done
+}
+
+build_versitygw() {
+  # A real S3 server (Go, posix backend) next to moto for the backupper's tests and bench.
+  GOBIN="$BIN" nice -n "$NICE" go install -trimpath -ldflags "-s -w" \
+    "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 }
 
 build_k8s() {

@@ -16,7 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO
+
+import boto3
 
 from . import crypto
 from .credentials import S3Credentials, load_credentials
@@ -35,7 +36,8 @@ from .settings import BackupperSettings
 from .snapshot import SnapshotFile, fingerprint_snapshot, iter_snapshot_members
 from .source import build_source_argv, open_snapshot_stream
 from .store import BackupStore
-from .transfer import MIB, Uploader, choose_part_size
+from .tarstream import TarReader
+from .transfer import MIB, Buffer, Uploader, choose_part_size
 
 log = logging.getLogger("scone_backupper.backup")
 
@@ -58,25 +60,34 @@ class StoreContext:
     store: BackupStore
     retrier: Retrier
     client: object
+    data_client: object  # sends bodies that carry a signed SHA-256 checksum header
 
 
 def open_store(settings: BackupperSettings, stop: threading.Event) -> StoreContext:
     """Read the credentials Secret now and build the client and store for this run."""
     credentials = load_credentials(settings.credentials_dir)
-    client = make_client(credentials, settings)
+    session = boto3.session.Session()
+    client = make_client(credentials, settings, session=session)
     retrier = Retrier(settings, stop)
     store = BackupStore(client, credentials.bucket, settings.set_root, retrier)
-    return StoreContext(credentials=credentials, store=store, retrier=retrier, client=client)
+    return StoreContext(
+        credentials=credentials,
+        store=store,
+        retrier=retrier,
+        client=client,
+        data_client=make_client(credentials, settings, unsigned_payload=True, session=session),
+    )
 
 
-def _plain_chunks(
-    reader: IO[bytes],
+def _member_parts(
+    tar: TarReader,
     size: int,
     digest: hashlib._Hash | None,
     stop: threading.Event,
     read_size: int,
-) -> Iterator[bytes]:
-    """Read one tar member in `read_size` pieces (= the part size, so parts need no copying).
+) -> Iterator[bytearray]:
+    """Read one tar member into fresh buffers of `read_size` bytes (= the part size when not
+    encrypting), filled straight from the pipe, so a part is never copied before it is sent.
 
     `digest` (when given) sees every plain byte; without encryption the uploader already hashes
     the same bytes, so the caller passes None and takes the uploader's SHA-256 (one pass fewer).
@@ -85,13 +96,12 @@ def _plain_chunks(
     while remaining > 0:
         if stop.is_set():
             raise InterruptedRun("stopped while reading the snapshot")
-        chunk = reader.read(min(read_size, remaining))
-        if not chunk:
-            raise SourceError(f"snapshot stream ended {remaining} bytes early")
+        buffer = bytearray(min(read_size, remaining))
+        tar.read_into(memoryview(buffer))  # fills it whole, or raises: the stream ended early
         if digest is not None:
-            digest.update(chunk)
-        remaining -= len(chunk)
-        yield chunk
+            digest.update(buffer)
+        remaining -= len(buffer)
+        yield buffer
 
 
 def run_once(
@@ -118,6 +128,7 @@ def run_once(
     argv = build_source_argv(settings)
 
     # Read 1: check and fingerprint; nothing is written anywhere.
+    check_started = time.monotonic()
     with open_snapshot_stream(argv, settings.source_timeout_seconds) as tar:
         fingerprint = fingerprint_snapshot(tar)
     size = sum(f.size for f in fingerprint.values())
@@ -127,6 +138,7 @@ def run_once(
         "snapshot checked",
         files={n: {"size": f.size, "sha256": f.sha256} for n, f in fingerprint.items()},
         aborted_orphan_uploads=aborted,
+        check_seconds=round(time.monotonic() - check_started, 3),
     )
 
     listing = store.list_sets(settings.cas_name)
@@ -193,16 +205,17 @@ def _upload_set(
         ctx.retrier,
         settings.part_size_mib * MIB,
         settings.concurrency,
+        data_client=ctx.data_client,
     )
     files: list[ManifestFile] = []
     # Read 2: stream to the store; the objects stay invisible as a backup until the manifest.
     with open_snapshot_stream(argv, settings.source_timeout_seconds) as tar:
-        for name, size, reader in iter_snapshot_members(tar):
+        for name, size in iter_snapshot_members(tar):
             # Plain uploads store the bytes as read: the uploader's SHA-256 is the plain one.
             digest = hashlib.sha256() if key is not None else None
             part_size = choose_part_size(size, settings.part_size_mib * MIB)
             read_size = crypto.CHUNK_SIZE if key is not None else part_size
-            chunks: Iterator[bytes] = _plain_chunks(reader, size, digest, stop, read_size)
+            chunks: Iterator[Buffer] = _member_parts(tar, size, digest, stop, read_size)
             stored_size = size
             if key is not None:
                 chunks = crypto.encrypt_stream(chunks, key)

@@ -53,6 +53,10 @@ class StoreError(BackupperError):
     exit_code = 6
     kind = "store"
 
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code  # the S3 error code, when the store answered with one
+
 
 class VerificationError(BackupperError):
     """Bytes in the store do not match what was sent or what the manifest records."""

@@ -7,18 +7,25 @@ half-written or unverified `cas.db`. Existing files are never overwritten.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from . import crypto
 from .credentials import S3Credentials
 from .errors import EncryptionError, RestoreTargetError, VerificationError
+from .hashing import OrderedHasher
+from .jsonlog import log_event
 from .manifest import Manifest, ManifestFile
 from .progress import Progress
 from .snapshot import SNAPSHOT_FILES
 from .transfer import Downloader
+
+log = logging.getLogger("scone_backupper.restore")
 
 
 def _key_for(manifest: Manifest, credentials: S3Credentials) -> bytes | None:
@@ -41,35 +48,49 @@ def _key_for(manifest: Manifest, credentials: S3Credentials) -> bytes | None:
 def _plain_stream(
     downloader: Downloader, item: ManifestFile, key: bytes | None, progress: Progress
 ) -> Iterator[bytes]:
-    """Yield the plain bytes of one file, checking stored and plain size and SHA-256 at the end."""
-    stored_digest = hashlib.sha256()
+    """Yield the plain bytes of one file, checking stored and plain size and SHA-256 at the end.
+
+    Unencrypted, the stored bytes are the plain bytes: they are hashed once, on a thread of their
+    own (beside the downloads and the writes), and checked against both manifest hashes.
+    """
+    stored_digest = OrderedHasher(max_pending=2)
     stored_count = 0
 
     def stored() -> Iterator[bytes]:
         nonlocal stored_count
         for chunk in downloader.stream(item.key, item.stored_size):
-            stored_digest.update(chunk)
+            stored_digest.feed(chunk)
             stored_count += len(chunk)
             progress.add(len(chunk))
             yield chunk
 
-    plain_digest = hashlib.sha256()
-    plain_count = 0
-    source = crypto.decrypt_stream(stored(), key) if key is not None else stored()
+    plain_digest = hashlib.sha256() if key is not None else None
     try:
-        for chunk in source:
-            plain_digest.update(chunk)
-            plain_count += len(chunk)
-            yield chunk
-    except EncryptionError as exc:
-        # The key id matched (checked in _key_for), so a failed tag means altered bytes.
-        raise VerificationError(f"{item.key}: {exc}") from None
-    if stored_count != item.stored_size or stored_digest.hexdigest() != item.stored_sha256:
+        if key is None:
+            yield from stored()
+        else:
+            assert plain_digest is not None
+            plain_count = 0
+            try:
+                for chunk in crypto.decrypt_stream(stored(), key):
+                    plain_digest.update(chunk)
+                    plain_count += len(chunk)
+                    yield chunk
+            except EncryptionError as exc:
+                # The key id matched (checked in _key_for), so a failed tag means altered bytes.
+                raise VerificationError(f"{item.key}: {exc}") from None
+    finally:
+        stored_sha = stored_digest.hexdigest()
+    if stored_count != item.stored_size or stored_sha != item.stored_sha256:
         raise VerificationError(
             f"{item.key}: stored object does not match the manifest "
-            f"({stored_count} bytes, SHA-256 {stored_digest.hexdigest()[:12]}…)"
+            f"({stored_count} bytes, SHA-256 {stored_sha[:12]}…)"
         )
-    if plain_count != item.size or plain_digest.hexdigest() != item.sha256:
+    if plain_digest is None:
+        plain_count, plain_sha = stored_count, stored_sha
+    else:
+        plain_sha = plain_digest.hexdigest()
+    if plain_count != item.size or plain_sha != item.sha256:
         raise VerificationError(f"{item.name} of set {item.key}: content does not match manifest")
 
 
@@ -104,14 +125,16 @@ def restore_set(
             "overwrites data: choose an empty or new --target directory"
         )
     partials: list[tuple[Path, Path]] = []
+    handles: list[int] = []
     progress = Progress(f"restore {manifest.set_id}", sum(f.stored_size for f in manifest.files))
     try:
         for item in manifest.files:
             final = target / item.name
             partial = target / f".{item.name}.partial"
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = _open_partial(partial)
+            handles.append(fd)
             partials.append((partial, final))
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(os.dup(fd), "wb") as handle:
                 for chunk in _plain_stream(downloader, item, key, progress):
                     handle.write(chunk)
                 handle.flush()
@@ -130,5 +153,47 @@ def restore_set(
             partial.unlink(missing_ok=True)
         raise
     finally:
+        for fd in handles:
+            os.close(fd)  # releases the locks, only after the renames
         progress.finish()
     return [final for _, final in partials]
+
+
+def _open_partial(partial: Path) -> int:
+    """Open (create or take over) a hidden partial file, locked against a concurrent restore.
+
+    A restore killed with SIGKILL leaves its partial file behind; it holds nothing of value (the
+    real file is only ever created by the rename after verification), so the next restore reuses
+    it. The lock (released by the kernel when its holder dies) tells a stale file from one that
+    another restore into the same directory is writing right now.
+    """
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise RestoreTargetError(
+            f"cannot write the partial file {partial} ({exc.strerror or exc}); remove it or "
+            "choose another --target"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RestoreTargetError(
+            f"another restore is writing {partial} right now; wait for it to finish or choose "
+            "another --target"
+        ) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise RestoreTargetError(f"{partial} is not a regular file; remove it and retry")
+    if info.st_size:
+        log_event(
+            log,
+            logging.WARNING,
+            "replacing a stale partial file left by an interrupted restore",
+            path=str(partial),
+            size=info.st_size,
+        )
+    os.ftruncate(fd, 0)
+    os.fchmod(fd, 0o600)
+    return fd

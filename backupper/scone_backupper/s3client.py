@@ -29,6 +29,7 @@ from botocore.exceptions import (
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
+from botocore.parsers import ResponseParserError
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from .credentials import S3Credentials
@@ -61,8 +62,23 @@ class TransientMismatch(Exception):
     """Our own check found that the store did not receive what we sent; worth another attempt."""
 
 
-def make_client(credentials: S3Credentials, settings: BackupperSettings) -> Any:
-    """A boto3 S3 client for this run (fresh credentials), without botocore's own retries."""
+def make_client(
+    credentials: S3Credentials,
+    settings: BackupperSettings,
+    *,
+    unsigned_payload: bool = False,
+    session: Any | None = None,
+) -> Any:
+    """A boto3 S3 client for this run (fresh credentials), without botocore's own retries.
+
+    `unsigned_payload`: SigV4 signs the headers but not a SHA-256 of the body
+    (UNSIGNED-PAYLOAD), for requests whose body carries a signed x-amz-checksum-sha256 header
+    instead: the store checks that, so hashing the body a second time for the signature only
+    costs CPU (over http botocore would otherwise always do it).
+    """
+    s3_options: dict[str, Any] = {"addressing_style": "path"} if credentials.endpoint_url else {}
+    if unsigned_payload:
+        s3_options["payload_signing_enabled"] = False
     config = Config(
         region_name=credentials.region,
         retries={"total_max_attempts": 1, "mode": "standard"},
@@ -72,9 +88,10 @@ def make_client(credentials: S3Credentials, settings: BackupperSettings) -> Any:
         # We send our own Content-MD5 and SHA-256 checksums; no extra CRC trailers.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        s3={"addressing_style": "path"} if credentials.endpoint_url else {},
+        s3=s3_options,
     )
-    session = boto3.session.Session()
+    # Clients of one session share its loaded service model (a second session costs ~13 MiB).
+    session = session if session is not None else boto3.session.Session()
     return session.client(
         "s3",
         endpoint_url=credentials.endpoint_url,
@@ -137,16 +154,22 @@ class Retrier:
                 ClientError,
                 BotoCoreError,
                 TransientMismatch,
+                ResponseParserError,
                 Urllib3HTTPError,
                 OSError,
             ) as exc:
                 code = error_code(exc)
+                if isinstance(exc, ResponseParserError):
+                    raise StoreError(f"{what} failed: {not_s3(exc)}", code) from None
                 if not is_retryable(exc):
-                    raise StoreError(f"{what} failed: {code}: {_short(exc)}") from None
+                    raise StoreError(
+                        f"{what} failed: {code}: {_short(exc)}{_hint(code)}", code
+                    ) from None
                 if attempt >= self.max_attempts:
                     raise StoreError(
                         f"{what} failed after {attempt} attempts (--max-attempts): {code}: "
-                        f"{_short(exc)}"
+                        f"{_short(exc)}",
+                        code,
                     ) from None
                 delay = random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))  # noqa: S311
                 log_event(
@@ -162,6 +185,57 @@ class Retrier:
                     raise InterruptedRun(f"stopped while retrying {what}") from None
 
 
-def _short(exc: BaseException) -> str:
+def _short(exc: object) -> str:
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + "…"
+
+
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "403",
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AllAccessDisabled",
+        "InvalidToken",
+        "ExpiredToken",
+    }
+)
+_NOT_S3_HINT = (
+    "the endpoint is not an S3 API: S3_ENDPOINT in the S3 Secret must be the URL of the store's "
+    "S3 API (for example http://minio.example:9000), not of a web page or console"
+)
+
+
+def _hint(code: str) -> str:
+    if code in ACCESS_DENIED_CODES:
+        return (
+            "; the store refused these credentials: either the key is wrong (check "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the S3 Secret) or a bucket/IAM "
+            "policy does not grant this user the bucket (list, get, put, delete objects; list "
+            "and abort multipart uploads)"
+        )
+    return ""
+
+
+def not_s3(detail: object) -> str:
+    """The message for an answer that cannot be an S3 response."""
+    return f"{_NOT_S3_HINT} ({_short(detail)})"
+
+
+def require_s3_answer(response: Any, keys: tuple[str, ...], what: str) -> Any:
+    """Refuse a 2xx answer that lacks what every S3 answer to this request carries.
+
+    Why: a web server at S3_ENDPOINT answers 200 with an HTML page, which botocore parses into an
+    almost empty dict; unchecked, that surfaced as a KeyError or as an empty set listing.
+    """
+    missing = [key for key in keys if key not in response]
+    if missing:
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        content_type = headers.get("content-type", "none")
+        raise StoreError(
+            f"{what}: answer without {', '.join(missing)} (Content-Type {content_type}); "
+            + _NOT_S3_HINT,
+            "NotS3",
+        )
+    return response

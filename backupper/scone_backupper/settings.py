@@ -8,6 +8,7 @@ messages, so a bad value always names the flag *and* the variable and says what 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -26,6 +27,18 @@ DEFAULT_SOURCE_COMMAND = (
     "kubectl exec -n {namespace} {cas}-0 -c cas -- tar cf - -C {snapshot_dir} ."
 )
 
+# Upper bounds: every value beyond them is a typo, and some would break only later (a retention
+# of a million days overflows date arithmetic after a set was committed; a timeout of 1e10 s
+# overflows the thread timer and silently disables it).
+DAY = 86400
+MAX_INTERVAL_SECONDS = 31 * DAY
+MAX_RETENTION_DAYS = 36500
+MAX_MIN_KEEP = 10000
+MAX_SOURCE_TIMEOUT_SECONDS = 7 * DAY
+MAX_ORPHAN_GRACE_SECONDS = 31 * DAY
+MAX_RETRY_SECONDS = 3600
+MAX_S3_TIMEOUT_SECONDS = 3600
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
@@ -38,9 +51,15 @@ class BackupperSettings(BaseModel):
     cas_name: str = Field("cas", description="Name of the CAS whose snapshots are backed up.")
     cas_namespace: str = Field("osc-scone-system", description="Namespace of the CAS.")
     cas_version: str = Field("", description="CAS version, recorded in every manifest.")
-    interval_seconds: int = Field(14400, ge=1, description="Seconds between runs in `loop`.")
-    retention_days: int = Field(10, ge=1, description="Sets older than this many days expire.")
-    min_keep: int = Field(3, ge=1, description="Never keep fewer complete sets than this.")
+    interval_seconds: int = Field(
+        14400, ge=1, le=MAX_INTERVAL_SECONDS, description="Seconds between runs in `loop`."
+    )
+    retention_days: int = Field(
+        10, ge=1, le=MAX_RETENTION_DAYS, description="Sets older than this many days expire."
+    )
+    min_keep: int = Field(
+        3, ge=1, le=MAX_MIN_KEEP, description="Never keep fewer complete sets than this."
+    )
     prefix: str = Field("cas-db", description="Key prefix in the bucket: <prefix>/<cas>/<time>/.")
     credentials_dir: Path = Field(
         Path("/var/run/secrets/scone-backupper/s3"),
@@ -54,7 +73,10 @@ class BackupperSettings(BaseModel):
         description="Command (shlex-split, no shell) writing the snapshot as a tar stream.",
     )
     source_timeout_seconds: int = Field(
-        3600, ge=1, description="Kill the source command if one read of the snapshot takes longer."
+        3600,
+        ge=1,
+        le=MAX_SOURCE_TIMEOUT_SECONDS,
+        description="Kill the source command if one read of the snapshot takes longer.",
     )
     metrics_port: int = Field(9102, ge=0, le=65535, description="Port of /metrics; 0 disables.")
     metrics_address: str = Field("0.0.0.0", description="Address the metrics server binds to.")
@@ -64,15 +86,29 @@ class BackupperSettings(BaseModel):
     part_size_mib: int = Field(8, ge=5, le=5120, description="Multipart part size in MiB.")
     concurrency: int = Field(4, ge=1, le=32, description="Parts uploaded in parallel.")
     max_attempts: int = Field(8, ge=1, le=50, description="Attempts per S3 request/part.")
-    retry_base_seconds: float = Field(0.5, gt=0, description="First retry backoff in seconds.")
-    retry_max_seconds: float = Field(20.0, gt=0, description="Longest single retry backoff.")
-    connect_timeout_seconds: float = Field(10.0, gt=0, description="S3 connect timeout.")
-    read_timeout_seconds: float = Field(60.0, gt=0, description="S3 read timeout.")
+    retry_base_seconds: float = Field(
+        0.5, gt=0, le=MAX_RETRY_SECONDS, description="First retry backoff in seconds."
+    )
+    retry_max_seconds: float = Field(
+        20.0, gt=0, le=MAX_RETRY_SECONDS, description="Longest single retry backoff."
+    )
+    connect_timeout_seconds: float = Field(
+        10.0, gt=0, le=MAX_S3_TIMEOUT_SECONDS, description="S3 connect timeout."
+    )
+    read_timeout_seconds: float = Field(
+        60.0, gt=0, le=MAX_S3_TIMEOUT_SECONDS, description="S3 read timeout."
+    )
     orphan_grace_seconds: int = Field(
-        900, ge=0, description="Abort multipart uploads / drop unmanifested sets older than this."
+        900,
+        ge=0,
+        le=MAX_ORPHAN_GRACE_SECONDS,
+        description="Abort multipart uploads / drop unmanifested sets older than this.",
     )
     failure_retry_seconds: int = Field(
-        300, ge=1, description="In `loop`, first retry delay after a failed run (doubles, capped)."
+        300,
+        ge=1,
+        le=MAX_INTERVAL_SECONDS,
+        description="In `loop`, first retry delay after a failed run (doubles, capped).",
     )
     require_encryption: bool = Field(
         False, description="Refuse to upload unless ENCRYPTION_KEY is present (fail closed)."
@@ -198,17 +234,29 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _convert(spec: SettingSpec, raw: str, origin: str) -> Any:
+def _convert(spec: SettingSpec, raw: str, origin: str) -> Any:  # noqa: PLR0911 - one per kind
+    allowed = _allowed_range(spec.field)
+    hint = f"; allowed: {allowed}" if allowed else ""
     if spec.kind == "int":
         try:
             return int(raw.strip())
         except ValueError:
-            raise ConfigError(f"{origin}: {raw!r} is not a whole number") from None
+            pass
+        try:  # "1e4" is a whole number too; the range check then judges its size
+            number = float(raw.strip())
+        except ValueError:
+            number = math.nan
+        if math.isfinite(number) and number == int(number):
+            return int(number)
+        raise ConfigError(f"{origin}: {raw!r} is not a whole number{hint}") from None
     if spec.kind == "float":
         try:
-            return float(raw.strip())
+            number = float(raw.strip())
         except ValueError:
-            raise ConfigError(f"{origin}: {raw!r} is not a number") from None
+            raise ConfigError(f"{origin}: {raw!r} is not a number{hint}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{origin}: {raw!r} is not a finite number{hint}")
+        return number
     if spec.kind == "bool":
         lowered = raw.strip().lower()
         if lowered in _TRUE:
@@ -248,5 +296,36 @@ def resolve_settings(
             known = next((s for s in SETTINGS if s.field == field), None)
             where = origins.get(field) or (f"{known.flag} / {known.env}" if known else field)
             message = str(error["msg"]).removeprefix("Value error, ")
+            allowed = _allowed_range(field)
+            if allowed and error["type"] in _RANGE_ERRORS:
+                message = f"{error.get('input')!r} is out of range; allowed: {allowed}"
             problems.append(f"{where}: {message}")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from None
+
+
+_RANGE_ERRORS = frozenset(
+    {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}
+)
+
+
+def _allowed_range(field: str) -> str | None:
+    """The range a numeric setting allows, as text ("1 to 2678400"), from its field bounds."""
+    info = BackupperSettings.model_fields.get(field)
+    if info is None:
+        return None
+    low: str | None = None
+    high: str | None = None
+    for bound in info.metadata:
+        if getattr(bound, "ge", None) is not None:
+            low = f"{bound.ge}"
+        elif getattr(bound, "gt", None) is not None:
+            low = f"more than {bound.gt}"
+        elif getattr(bound, "le", None) is not None:
+            high = f"{bound.le}"
+    if low is None and high is None:
+        return None
+    if high is None:
+        return f"at least {low}"
+    if low is None:
+        return f"at most {high}"
+    return f"{low} to {high}" if not low.startswith("more") else f"{low}, at most {high}"

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO
 
 from .errors import SnapshotIncompleteError
+from .tarstream import TarMember, TarReader
 
 SNAPSHOT_FILES: tuple[str, ...] = ("cas.db", "cas.key-store")
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,20 +28,21 @@ class SnapshotFile:
     sha256: str
 
 
-def _member_name(member: tarfile.TarInfo) -> str:
+def _member_name(member: TarMember) -> str:
     name = posixpath.normpath(member.name.lstrip("/"))
     return "." if name in ("", ".") else name
 
 
-def iter_snapshot_members(tar: tarfile.TarFile) -> Iterator[tuple[str, int, IO[bytes]]]:
-    """Yield (name, size, reader) for each snapshot file, in stream order, refusing anything odd.
+def iter_snapshot_members(tar: TarReader) -> Iterator[tuple[str, int]]:
+    """Yield (name, size) for each snapshot file, in stream order, refusing anything odd.
 
-    The reader is only valid until the next item is requested (tar stream semantics).
+    After each item the reader is positioned at that file's data (`tar.read_into`); the data not
+    read is skipped when the next item is requested (tar stream semantics).
     """
     seen: set[str] = set()
-    for member in tar:
+    while (member := tar.next()) is not None:
         name = _member_name(member)
-        if member.isdir():
+        if member.kind == "dir":
             if name == ".":
                 continue
             raise SnapshotIncompleteError(
@@ -54,12 +54,12 @@ def iter_snapshot_members(tar: tarfile.TarFile) -> Iterator[tuple[str, int, IO[b
                 f"snapshot contains an unexpected entry {name!r}; a CAS snapshot holds only "
                 f"{' and '.join(SNAPSHOT_FILES)} (check --snapshot-dir / SNAPSHOT_DIR)"
             )
-        if member.issym() or member.islnk():
+        if member.kind in ("symlink", "hardlink"):
             raise SnapshotIncompleteError(
                 f"snapshot entry {name!r} is a link, not a file; make the source command "
                 "dereference links (e.g. `tar -h`)"
             )
-        if not member.isfile():
+        if member.kind != "file":
             raise SnapshotIncompleteError(f"snapshot entry {name!r} is not a regular file")
         if name in seen:
             raise SnapshotIncompleteError(f"snapshot contains {name!r} twice")
@@ -68,10 +68,7 @@ def iter_snapshot_members(tar: tarfile.TarFile) -> Iterator[tuple[str, int, IO[b
                 f"snapshot file {name!r} is empty; CAS has not completed this snapshot"
             )
         seen.add(name)
-        reader = tar.extractfile(member)
-        if reader is None:  # pragma: no cover - isfile() members always have a reader
-            raise SnapshotIncompleteError(f"snapshot entry {name!r} cannot be read")
-        yield name, member.size, reader
+        yield name, member.size
     missing = [name for name in SNAPSHOT_FILES if name not in seen]
     if missing:
         raise SnapshotIncompleteError(
@@ -81,21 +78,17 @@ def iter_snapshot_members(tar: tarfile.TarFile) -> Iterator[tuple[str, int, IO[b
 
 
 def fingerprint_snapshot(
-    tar: tarfile.TarFile, on_bytes: Callable[[int], None] | None = None
+    tar: TarReader, on_bytes: Callable[[int], None] | None = None
 ) -> dict[str, SnapshotFile]:
     """Read the whole snapshot once, checking it and hashing each file; nothing is stored."""
     files: dict[str, SnapshotFile] = {}
-    for name, size, reader in iter_snapshot_members(tar):
+    buffer = memoryview(bytearray(READ_CHUNK))
+    for name, size in iter_snapshot_members(tar):
         digest = hashlib.sha256()
-        total = 0
-        while chunk := reader.read(READ_CHUNK):
-            digest.update(chunk)
-            total += len(chunk)
+        while tar.remaining:
+            count = tar.read_into(buffer)
+            digest.update(buffer[:count])
             if on_bytes is not None:
-                on_bytes(len(chunk))
-        if total != size:
-            raise SnapshotIncompleteError(
-                f"snapshot file {name!r} is truncated: {total} of {size} bytes in the tar stream"
-            )
+                on_bytes(count)
         files[name] = SnapshotFile(name=name, size=size, sha256=digest.hexdigest())
     return files

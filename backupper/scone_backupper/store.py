@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from .errors import NotFoundError, StoreError
 from .jsonlog import log_event
 from .manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest, parse_set_id
-from .s3client import Retrier, error_code
+from .s3client import Retrier, error_code, require_s3_answer
 from .transfer import Downloader
 
 log = logging.getLogger("scone_backupper.store")
@@ -67,8 +67,12 @@ class BackupStore:
         try:
             self.retrier.call("bucket check", lambda: self.client.head_bucket(Bucket=self.bucket))
         except StoreError as exc:
+            hint = ""
+            if exc.code in {"404", "NoSuchBucket", "NotFound"}:
+                hint = "; the bucket does not exist there: create it or correct BUCKET_NAME"
             raise StoreError(
-                f"bucket {self.bucket!r} (BUCKET_NAME in the S3 Secret) is not usable: {exc}"
+                f"bucket {self.bucket!r} (BUCKET_NAME in the S3 Secret) is not usable: {exc}{hint}",
+                exc.code,
             ) from None
 
     def _list_objects(self) -> dict[str, list[ObjectInfo]]:
@@ -78,8 +82,13 @@ class BackupStore:
             kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.set_root}
             if token:
                 kwargs["ContinuationToken"] = token
-            page = self.retrier.call(
-                "listing of backup sets", functools.partial(self.client.list_objects_v2, **kwargs)
+            page = require_s3_answer(
+                self.retrier.call(
+                    "listing of backup sets",
+                    functools.partial(self.client.list_objects_v2, **kwargs),
+                ),
+                ("Name",),
+                f"listing of bucket {self.bucket!r}",
             )
             for item in page.get("Contents", []):
                 rest = str(item["Key"])[len(self.set_root) :]
@@ -175,9 +184,13 @@ class BackupStore:
         aborted = 0
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.set_root}
         while True:
-            page = self.retrier.call(
-                "listing of multipart uploads",
-                functools.partial(self.client.list_multipart_uploads, **kwargs),
+            page = require_s3_answer(
+                self.retrier.call(
+                    "listing of multipart uploads",
+                    functools.partial(self.client.list_multipart_uploads, **kwargs),
+                ),
+                ("Bucket",),
+                f"listing of multipart uploads in {self.bucket!r}",
             )
             for upload in page.get("Uploads", []) or []:
                 initiated = upload.get("Initiated")

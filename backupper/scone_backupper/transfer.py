@@ -21,8 +21,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .errors import StoreError, VerificationError
+from .hashing import OrderedHasher, Release
 from .jsonlog import log_event
-from .s3client import Retrier, TransientMismatch, error_code
+from .s3client import Retrier, TransientMismatch, error_code, require_s3_answer
 
 log = logging.getLogger("scone_backupper.transfer")
 MAX_PARTS = 10000
@@ -43,8 +44,11 @@ class StoredObject:
 class _Part:
     number: int
     etag: str
-    md5: bytes
+    md5: bytes | None  # None: sent without Content-MD5 (the store verified its SHA-256)
     sha256: bytes
+
+
+Buffer = bytes | bytearray | memoryview
 
 
 def choose_part_size(total_size: int, part_size: int) -> int:
@@ -59,9 +63,9 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+def _rechunk(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
     """Regroup a byte stream into pieces of exactly `size` bytes (the last may be shorter)."""
-    pending: list[bytes] = []
+    pending: list[Buffer] = []
     pending_len = 0
     for piece in chunks:
         if not pending and len(piece) == size:
@@ -98,23 +102,31 @@ class Uploader:
         part_size: int,
         concurrency: int,
         *,
+        data_client: Any | None = None,
         on_bytes: Callable[[int], None] | None = None,
     ) -> None:
         self.client = client
+        # Sends the bodies; it may skip SigV4's payload hash because each body carries a signed
+        # x-amz-checksum-sha256 header that the store checks (see s3client.make_client).
+        self.data_client = data_client if data_client is not None else client
         self.bucket = bucket
         self.retrier = retrier
         self.part_size = part_size
         self.concurrency = concurrency
         self.on_bytes = on_bytes
+        # How parts are checked: None until the first part's answer tells. "sha256": the store
+        # echoes the SHA-256 checksum it verified, so Content-MD5 is dropped; "md5": it does not,
+        # so every part also carries Content-MD5 and its ETag is compared.
+        self.part_check: str | None = None
 
-    def upload(self, key: str, chunks: Iterable[bytes], size: int) -> StoredObject:
+    def upload(self, key: str, chunks: Iterable[Buffer], size: int) -> StoredObject:
         """Upload exactly `size` bytes from `chunks` to `key` and verify them in the store."""
         part_size = choose_part_size(size, self.part_size)
         if size <= part_size:
             return self._upload_single(key, chunks, size)
         return self._upload_multipart(key, chunks, size, part_size)
 
-    def _upload_single(self, key: str, chunks: Iterable[bytes], size: int) -> StoredObject:
+    def _upload_single(self, key: str, chunks: Iterable[Buffer], size: int) -> StoredObject:
         body = b"".join(chunks)
         if len(body) != size:
             raise VerificationError(f"{key}: source gave {len(body)} bytes, expected {size}")
@@ -122,7 +134,7 @@ class Uploader:
         sha = hashlib.sha256(body).digest()
 
         def put() -> None:
-            response = self.client.put_object(
+            response = self.data_client.put_object(
                 Bucket=self.bucket,
                 Key=key,
                 Body=body,
@@ -138,7 +150,7 @@ class Uploader:
         return StoredObject(key=key, size=size, sha256=sha.hex())
 
     def _upload_multipart(
-        self, key: str, chunks: Iterable[bytes], size: int, part_size: int
+        self, key: str, chunks: Iterable[Buffer], size: int, part_size: int
     ) -> StoredObject:
         created = self.retrier.call(
             f"start of multipart upload {key}",
@@ -146,23 +158,29 @@ class Uploader:
                 Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256"
             ),
         )
-        upload_id = str(created["UploadId"])
-        whole = hashlib.sha256()
+        upload_id = str(
+            require_s3_answer(created, ("UploadId",), f"start of multipart upload {key}")[
+                "UploadId"
+            ]
+        )
+        whole = OrderedHasher()
         total = 0
         parts: list[_Part] = []
         in_flight: deque[Future[_Part]] = deque()
+        # A part buffer stays taken until both its upload and the whole-object hash let go of it.
         slots = threading.Semaphore(self.concurrency)
         try:
             with ThreadPoolExecutor(
                 max_workers=self.concurrency, thread_name_prefix="upload"
             ) as pool:
                 for number, data in enumerate(_rechunk(chunks, part_size), start=1):
-                    whole.update(data)
                     total += len(data)
                     # Bound memory: wait for a free slot before queueing (and holding) another part.
                     while not slots.acquire(timeout=0.2):
                         self._collect_done(in_flight, parts)
-                    future = pool.submit(self._upload_part, key, upload_id, number, data, slots)
+                    holds = Release(2, slots.release)
+                    whole.feed(data, holds.done)
+                    future = pool.submit(self._upload_part, key, upload_id, number, data, holds)
                     in_flight.append(future)
                     self._collect_done(in_flight, parts)
                 while in_flight:
@@ -172,17 +190,17 @@ class Uploader:
             parts.sort(key=lambda p: p.number)
             self._complete(key, upload_id, parts)
         except BaseException:
+            whole.close()
             self.abort(key, upload_id)
             raise
-        md5_etag = (
-            hashlib.md5(b"".join(p.md5 for p in parts), usedforsecurity=False).hexdigest()
-            + f"-{len(parts)}"
-        )
+        md5_etag = None
+        if all(p.md5 is not None for p in parts):
+            md5s = b"".join(p.md5 or b"" for p in parts)
+            md5_etag = hashlib.md5(md5s, usedforsecurity=False).hexdigest() + f"-{len(parts)}"
         composite = _b64(hashlib.sha256(b"".join(p.sha256 for p in parts)).digest())
-        self._verify_stored(
-            key, size, md5_etag=md5_etag, sha_b64=composite, whole_sha=whole.hexdigest()
-        )
-        return StoredObject(key=key, size=size, sha256=whole.hexdigest())
+        whole_sha = whole.hexdigest()
+        self._verify_stored(key, size, md5_etag=md5_etag, sha_b64=composite, whole_sha=whole_sha)
+        return StoredObject(key=key, size=size, sha256=whole_sha)
 
     @staticmethod
     def _collect_done(in_flight: deque[Future[_Part]], parts: list[_Part]) -> None:
@@ -190,26 +208,41 @@ class Uploader:
             parts.append(in_flight.popleft().result())
 
     def _upload_part(
-        self, key: str, upload_id: str, number: int, data: bytes, slots: threading.Semaphore
+        self, key: str, upload_id: str, number: int, data: Buffer, holds: Release
     ) -> _Part:
         try:
-            md5 = hashlib.md5(data, usedforsecurity=False).digest()
             sha = hashlib.sha256(data).digest()
+            md5: bytes | None = None
 
             def send() -> str:
-                response = self.client.upload_part(
+                nonlocal md5
+                extra: dict[str, str] = {}
+                if self.part_check != "sha256":
+                    md5 = md5 or hashlib.md5(data, usedforsecurity=False).digest()
+                    extra["ContentMD5"] = _b64(md5)
+                response = self.data_client.upload_part(
                     Bucket=self.bucket,
                     Key=key,
                     UploadId=upload_id,
                     PartNumber=number,
                     Body=data,
-                    ContentMD5=_b64(md5),
                     ChecksumSHA256=_b64(sha),
+                    **extra,
                 )
-                _check_etag(response.get("ETag"), md5, f"part {number} of {key}")
+                require_s3_answer(response, ("ETag",), f"upload of part {number} of {key}")
                 returned_sha = response.get("ChecksumSHA256")
                 if returned_sha and returned_sha != _b64(sha):
                     raise TransientMismatch(f"part {number} of {key}: SHA-256 differs")
+                if md5 is not None:
+                    _check_etag(response.get("ETag"), md5, f"part {number} of {key}")
+                if self.part_check is None:
+                    self.part_check = "sha256" if returned_sha else "md5"
+                    log_event(log, logging.DEBUG, "part check chosen", check=self.part_check)
+                if md5 is None and not returned_sha:
+                    # Sent on the promise of an echoed checksum that did not come: send it again
+                    # with Content-MD5, which this store does check.
+                    self.part_check = "md5"
+                    raise TransientMismatch(f"part {number} of {key}: store echoed no checksum")
                 return str(response["ETag"])
 
             etag = self.retrier.call(f"upload of part {number} of {key}", send)
@@ -217,7 +250,7 @@ class Uploader:
                 self.on_bytes(len(data))
             return _Part(number=number, etag=etag, md5=md5, sha256=sha)
         finally:
-            slots.release()
+            holds.done()
 
     def _complete(self, key: str, upload_id: str, parts: list[_Part]) -> None:
         listing = {
@@ -262,7 +295,7 @@ class Uploader:
             )
 
     def _verify_stored(
-        self, key: str, size: int, *, md5_etag: str, sha_b64: str, whole_sha: str
+        self, key: str, size: int, *, md5_etag: str | None, sha_b64: str, whole_sha: str
     ) -> None:
         """The stored object must have our size and our ETag or SHA-256 (else: read it back)."""
         head = self.retrier.call(
@@ -282,7 +315,7 @@ class Uploader:
                 )
             checked = True
         match = _MD5_ETAG.match(str(head.get("ETag") or ""))
-        if match:
+        if match and md5_etag is not None:
             if f"{match.group(1)}" + (f"-{match.group(2)}" if match.group(2) else "") != md5_etag:
                 raise VerificationError(f"{key}: stored ETag differs from what was sent")
             checked = True

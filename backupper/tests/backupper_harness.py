@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -47,9 +48,12 @@ def wait_until(condition: Any, what: str, attempts: int = 2400, pause: float = 0
 
 
 def _http_ok(url: str) -> bool:
+    """The server answers HTTP (an S3 server refusing an unsigned request answers, too)."""
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status < 500)
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
     except OSError:
         return False
 
@@ -103,12 +107,45 @@ def start_moto() -> ServerProcess:
     return server
 
 
+E2E_CACHE = Path(
+    os.environ.get("SCONE_E2E_CACHE", str(Path.home() / ".cache" / "scone-stack" / "e2e"))
+)
+VERSITYGW = E2E_CACHE / "bin" / "versitygw"
+
+
+def start_versitygw(data_dir: Path) -> ServerProcess:
+    """versitygw (a real S3 server in Go, posix backend) with the tests' credentials as root.
+
+    Unlike moto it checks signatures and checksums, keeps data on disk across a restart, and
+    answers like a production gateway; built by `e2e/build_tools.sh versitygw`.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = ServerProcess(
+        [
+            str(VERSITYGW),
+            "--access",
+            ACCESS_KEY,
+            "--secret",
+            SECRET_KEY,
+            "--port",
+            f"127.0.0.1:{port}",
+            "posix",
+            str(data_dir),
+        ],
+        port,
+        "/",
+    )
+    server.start()
+    return server
+
+
 def s3_client(url: str) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=url,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
         region_name="us-east-1",
     )
 

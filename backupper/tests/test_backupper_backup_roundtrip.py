@@ -7,6 +7,8 @@ from pathlib import Path
 
 from backupper_harness import ACCESS_KEY, SECRET_KEY, Harness, log_lines
 
+BOTH_S3_SERVERS = True  # every store test runs against moto and versitygw
+
 
 def test_first_backup_uploads_both_files_and_commits_a_manifest_last(harness: Harness) -> None:
     db, key_store = os.urandom(12 * 1024 * 1024 + 123), os.urandom(4096)

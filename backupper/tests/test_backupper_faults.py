@@ -7,6 +7,7 @@ without a manifest is listed, and no multipart upload is left behind once a run 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 from collections.abc import Iterator
@@ -20,24 +21,32 @@ from backupper_harness import (
     log_lines,
     new_harness,
     start_moto,
+    start_versitygw,
     wait_until,
 )
 
 SIZE = 12 * 1024 * 1024 + 17  # three 5 MiB parts: faults can hit the middle one
 
 
+BOTH_S3_SERVERS = True
+# What a store says when a part's bytes do not match what we sent: our own check (moto echoes no
+# checksum, so the part's ETag is compared with its Content-MD5) or the store's (versitygw checks
+# the x-amz-checksum-sha256 header itself).
+DAMAGE_DETECTED = {"TransientMismatch", "BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"}
+
+
 @pytest.fixture
-def proxy(moto: ServerProcess) -> Iterator[FaultProxy]:
-    server = FaultProxy(moto)
+def proxy(s3_server: ServerProcess) -> Iterator[FaultProxy]:
+    server = FaultProxy(s3_server)
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def faulty(tmp_path: Path, moto: ServerProcess, proxy: FaultProxy) -> Harness:
+def faulty(tmp_path: Path, s3_server: ServerProcess, proxy: FaultProxy) -> Harness:
     """A harness whose Secret points at the fault proxy instead of the store itself."""
-    return new_harness(tmp_path, moto, endpoint=proxy.url)
+    return new_harness(tmp_path, s3_server, endpoint=proxy.url)
 
 
 def assert_store_consistent(harness: Harness) -> None:
@@ -164,7 +173,7 @@ def test_bytes_damaged_in_transit_are_detected_and_the_part_resent(
     result = faulty.run("run")
 
     assert result.returncode == 0, result.stderr
-    assert any(r["error"] == "TransientMismatch" for r in _retries(result.stderr))
+    assert {r["error"] for r in _retries(result.stderr)} & DAMAGE_DETECTED, result.stderr
     assert_store_consistent(faulty)
     db_key = next(k for k in faulty.object_keys() if k.endswith("/cas.db"))
     assert faulty.admin.get_object(Bucket=faulty.bucket, Key=db_key)["Body"].read() == db
@@ -217,9 +226,10 @@ def test_store_killed_mid_upload_and_down_fails_then_next_run_recovers(
 
 
 def test_real_store_process_killed_mid_upload_fails_cleanly_and_recovers_after_restart(
-    tmp_path: Path,
+    tmp_path: Path, s3_server: ServerProcess
 ) -> None:
-    store = start_moto()
+    is_versitygw = s3_server.argv[0].endswith("versitygw")
+    store = start_versitygw(tmp_path / "store") if is_versitygw else start_moto()
     front = FaultProxy(store)
     front.start()
     try:
@@ -234,8 +244,9 @@ def test_real_store_process_killed_mid_upload_fails_cleanly_and_recovers_after_r
 
         assert run.returncode == 6, stderr
         assert "Traceback" not in stderr
-        store.start()  # back on the same port, empty, as a rebuilt store would be
-        harness.admin.create_bucket(Bucket=harness.bucket)
+        store.start()  # back on the same port: moto empty (a rebuilt store), versitygw on disk
+        if not is_versitygw:
+            harness.admin.create_bucket(Bucket=harness.bucket)
         front.set_rules([])
         again = harness.run("run")
         assert again.returncode == 0, again.stderr
@@ -277,3 +288,46 @@ def test_store_without_md5_etags_or_checksums_is_verified_by_reading_back(
     ]
     assert len(read_back) == 2  # cas.db and cas.key-store
     assert_store_consistent(faulty)
+
+
+def test_restore_after_a_restore_killed_with_sigkill_replaces_the_stale_partial_file(
+    faulty: Harness, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    db = os.urandom(SIZE)
+    faulty.write_snapshot(db, b"ks")
+    assert faulty.run("run", env=faulty.direct()).returncode == 0
+    target = tmp_path / "recovered"
+    proxy.set_rules([{"method": "GET", "path": "/cas.db", "action": "hold"}])
+    first = faulty.popen("restore", "--set", "latest", "--target", str(target))
+    wait_until(lambda: any(e["action"] == "hold" for e in proxy.events()), "download in flight")
+
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=300)
+    leftovers = sorted(p.name for p in target.iterdir())
+    again = faulty.run("restore", "--set", "latest", "--target", str(target), env=faulty.direct())
+
+    assert leftovers and all(name.endswith(".partial") for name in leftovers), leftovers
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["cas.db", "cas.key-store"]
+    assert (target / "cas.db").read_bytes() == db
+    assert (target / "cas.key-store").read_bytes() == b"ks"
+
+
+def test_restore_refuses_a_partial_file_another_live_restore_is_writing(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.write_snapshot(os.urandom(1000), b"ks")
+    assert harness.run("run").returncode == 0
+    target = tmp_path / "busy"
+    target.mkdir()
+    with open(target / ".cas.db.partial", "wb") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)  # what a running restore holds
+        other.write(b"someone else's bytes")
+        other.flush()
+
+        result = harness.run("restore", "--set", "latest", "--target", str(target))
+
+    assert result.returncode == 10, result.stderr
+    assert "another restore is writing" in result.stderr and ".cas.db.partial" in result.stderr
+    assert (target / ".cas.db.partial").read_bytes() == b"someone else's bytes"
+    assert not (target / "cas.db").exists()

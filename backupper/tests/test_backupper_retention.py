@@ -16,6 +16,8 @@ from scone_backupper.retention import plan_retention
 from scone_backupper.settings import BackupperSettings, resolve_settings
 from scone_backupper.store import SetListing
 
+BOTH_S3_SERVERS = True  # every store test runs against moto and versitygw
+
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 

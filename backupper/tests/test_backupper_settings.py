@@ -99,3 +99,55 @@ def test_missing_bucket_is_named_and_exits_6(harness: Harness) -> None:
     result = harness.run("run", env={"S3_MAX_ATTEMPTS": "2"})
     assert result.returncode == 6
     assert "no-such-bucket-here" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "flag", "allowed"),
+    [
+        ("BACKUP_RETENTION_DAYS", "--retention-days", "allowed: 1 to 36500"),
+        ("BACKUP_ORPHAN_GRACE_SECONDS", "--orphan-grace-seconds", "allowed: 0 to 2678400"),
+        ("BACKUP_INTERVAL_SECONDS", "--interval", "allowed: 1 to 2678400"),
+        ("SNAPSHOT_SOURCE_TIMEOUT_SECONDS", "--source-timeout", "allowed: 1 to 604800"),
+        ("BACKUP_FAILURE_RETRY_SECONDS", "--failure-retry-seconds", "allowed: 1 to 2678400"),
+        ("BACKUP_MIN_KEEP", "--min-keep", "allowed: 1 to 10000"),
+        ("S3_READ_TIMEOUT_SECONDS", "--read-timeout", "at most 3600"),
+        ("S3_RETRY_MAX_SECONDS", "--retry-max-seconds", "at most 3600"),
+    ],
+)
+@pytest.mark.parametrize("value", ["1000000000000", "1e14"])
+def test_every_numeric_setting_has_an_upper_bound_named_with_flag_and_env(
+    env: str, flag: str, allowed: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, environ={env: value})
+    message = str(caught.value)
+    assert env in message and flag in message and allowed in message, message
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_non_finite_numbers_are_refused(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, environ={"S3_CONNECT_TIMEOUT_SECONDS": value})
+    assert "S3_CONNECT_TIMEOUT_SECONDS" in str(caught.value)
+    assert "at most 3600" in str(caught.value)
+
+
+def test_huge_retention_is_refused_before_anything_is_uploaded(harness: Harness) -> None:
+    """A million days used to pass validation, commit a set and then crash in date arithmetic."""
+    harness.write_snapshot(b"db", b"ks")
+    result = harness.run("run", env={"BACKUP_RETENTION_DAYS": "1000000"})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "BACKUP_RETENTION_DAYS (flag --retention-days)" in result.stderr
+    assert harness.object_keys() == []
+
+
+def test_loop_with_a_huge_interval_is_refused_instead_of_stopping_after_one_run(
+    harness: Harness,
+) -> None:
+    harness.write_snapshot(b"db", b"ks")
+    result = harness.run("loop", "--interval", "10000000000")
+    assert result.returncode == 2, result.stderr
+    assert "--interval (env BACKUP_INTERVAL_SECONDS)" in result.stderr
+    assert "allowed: 1 to 2678400" in result.stderr
+    assert harness.object_keys() == []

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+import signal
+from pathlib import Path
 
 import pytest
-from backupper_harness import Harness, log_lines
+from backupper_harness import Harness, log_lines, wait_until
 
 
 def _refused(harness: Harness) -> str:
@@ -116,3 +119,41 @@ def test_snapshot_replaced_between_check_and_upload_is_never_committed(harness: 
     db = next(f for f in manifest["files"] if f["name"] == "cas.db")
     now_on_disk = (harness.snapshot_dir / "cas.db").read_bytes()
     assert db["sha256"] == hashlib.sha256(now_on_disk).hexdigest()
+
+
+def _processes_running(needle: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_source_whose_child_keeps_stdout_open_is_stopped_by_the_timeout(harness: Harness) -> None:
+    """`sh -c 'tar …; sleep'` (or an ssh wrapper) leaves a child holding stdout after the stream
+    ended; --source-timeout must end the whole process group, not only the command itself."""
+    harness.write_snapshot(os.urandom(10_000), b"ks")
+    naptime = f"{4000 + secrets.randbelow(1000)}"
+    command = f"sh -c 'tar cf - -C {{snapshot_dir}} .; sleep {naptime}'"
+    run = harness.popen(
+        "run",
+        env={"SNAPSHOT_SOURCE_COMMAND": command, "SNAPSHOT_SOURCE_TIMEOUT_SECONDS": "2"},
+    )
+    try:
+        _, stderr = run.communicate(timeout=600)
+    finally:
+        run.kill()
+        for pid in _processes_running(f"sleep {naptime}"):
+            os.kill(pid, signal.SIGKILL)
+
+    assert run.returncode == 4, stderr
+    assert "--source-timeout" in stderr and "was killed" in stderr
+    assert harness.object_keys() == []
+    wait_until(lambda: not _processes_running(f"sleep {naptime}"), "the child to be gone")
