@@ -271,3 +271,15 @@ def test_a_machine_with_the_wrong_passphrase_decrypts_nothing_and_leaves_no_lock
     assert shown.returncode != 0 and shared.dcap_key not in shown.output
     assert store.keys(LOCKS_PREFIX) == []
     assert len(_history(c)) == updates_before
+
+
+def test_a_bare_endpoint_without_disable_ssl_is_tried_over_https_and_the_login_is_refused(
+        e2e_tools: Tools, store: StateStore, tmp_path: Path) -> None:
+    host = store.endpoint.removeprefix("http://")
+    url = f"s3://{STATE_BUCKET}?endpoint={host}&s3ForcePathStyle=true&region={REGION}"
+    ws = PulumiWorkspace(e2e_tools, tmp_path, tmp_path / "state", tmp_path / "no-kubeconfig",
+                         extra_env=store.env(), backend_url=url)
+    refused = ws.run("login", url)
+    assert refused.returncode != 0
+    assert f"https://{host}/{STATE_BUCKET}/.pulumi/meta.yaml" in refused.output, refused.output[-3000:]
+    assert not (tmp_path / "state" / "pulumi-home" / "credentials.json").exists()
