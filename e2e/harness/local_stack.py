@@ -3,7 +3,8 @@
 Why one place: the demo command and every program e2e test create the stack the
 same way: the S3 credentials Secret that `backup.s3Creds` names exists in the
 cluster first, `pulumi stack init` uses the passphrase provider, and credentials
-(DCAP key) are set with `config set --secret`, never written in plain text.
+(DCAP key) are set with `config set --secret` from stdin, never written in plain text
+nor passed as an argument.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ class LocalSconeStack:
         if self.backend_url is not None:
             ws.login()
         ws.stack_init(self.stack)
-        ws.run("config", "set", "--secret", "scone:dcapKey", self.dcap_key, check=True)
+        # On stdin, as the README tells operators: a value argument would show in `ps`.
+        ws.run("config", "set", "--secret", "scone:dcapKey", check=True, stdin=self.dcap_key)
         self.ws = ws
         return ws
 

@@ -263,6 +263,8 @@ def test_a_machine_with_the_wrong_passphrase_decrypts_nothing_and_leaves_no_lock
     c = _other_machine(shared, store, tmp_path / "machine-c", store.backend_url(),
                        passphrase="not-" + _ws(shared).passphrase)
     c.stack_select(STACK)
+    # The key went in on stdin at `stack init` time; with the right passphrase it reads back.
+    assert _ws(shared).run("config", "get", "scone:dcapKey", check=True).stdout.strip() == shared.dcap_key
     updates_before = len(_history(c))
     up = c.run("up", "--yes", "--skip-preview")
     assert up.returncode != 0
@@ -283,3 +285,23 @@ def test_a_bare_endpoint_without_disable_ssl_is_tried_over_https_and_the_login_i
     assert refused.returncode != 0
     assert f"https://{host}/{STATE_BUCKET}/.pulumi/meta.yaml" in refused.output, refused.output[-3000:]
     assert not (tmp_path / "state" / "pulumi-home" / "credentials.json").exists()
+
+
+def test_a_lock_left_by_a_killed_up_refuses_updates_until_pulumi_cancel_removes_it(
+        shared: LocalSconeStack, store: StateStore, cluster: LocalCluster) -> None:
+    ws = _ws(shared)
+    _ok(ws.run("up", "--yes", "--skip-preview", "--expect-no-changes"), cluster)  # nothing to change
+    killed = ws.start("killed-up", "up", "--yes", "--skip-preview")
+    try:
+        wait_until("the killed up's lock in the bucket", lambda: bool(store.keys(LOCKS_PREFIX)), [killed])
+        os.killpg(killed.proc.pid, signal.SIGKILL)  # a CI runner that vanished mid-update
+        killed.proc.wait()
+    finally:
+        killed.stop()
+    stale = store.keys(LOCKS_PREFIX)
+    assert len(stale) == 1, stale
+    refused = ws.run("up", "--yes", "--skip-preview")
+    assert refused.returncode != 0 and f"(pid {killed.proc.pid})" in refused.output, refused.output[-3000:]
+    ws.run("cancel", "--yes", check=True)
+    assert store.keys(LOCKS_PREFIX) == []
+    _ok(ws.run("up", "--yes", "--skip-preview", "--expect-no-changes"), cluster)
