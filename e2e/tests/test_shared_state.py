@@ -27,10 +27,10 @@ import boto3
 import pytest
 
 from e2e.harness.cluster import LocalCluster
-from e2e.harness.local_stack import LocalSconeStack
+from e2e.harness.local_stack import LocalSconeStack, generate_dcap_key
 from e2e.harness.processes import Child, free_port, start_child, wait_until
 from e2e.harness.pulumi_env import PulumiRun, PulumiWorkspace
-from e2e.harness.scone_project import local_stack_version
+from e2e.harness.scone_project import local_stack_version, make_project
 from e2e.harness.tools import Tools
 
 STATE_BUCKET = "scone-pulumi-state"
@@ -52,14 +52,14 @@ class StateStore:
     access_key_id: str
     secret_access_key: str
 
-    def client(self) -> Any:
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
+    def client(self, service: str = "s3") -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
                             aws_access_key_id=self.access_key_id,
                             aws_secret_access_key=self.secret_access_key)
 
-    def backend_url(self) -> str:
+    def backend_url(self, bucket: str = STATE_BUCKET) -> str:
         """The `pulumi login` URL: full http endpoint, path-style, explicit region."""
-        return f"s3://{STATE_BUCKET}?endpoint={self.endpoint}&s3ForcePathStyle=true&region={REGION}"
+        return f"s3://{bucket}?endpoint={self.endpoint}&s3ForcePathStyle=true&region={REGION}"
 
     def legacy_backend_url(self) -> str:
         """The same bucket in the AWS-SDK-v1 spelling many team docs still use: a bare
@@ -305,3 +305,42 @@ def test_a_lock_left_by_a_killed_up_refuses_updates_until_pulumi_cancel_removes_
     ws.run("cancel", "--yes", check=True)
     assert store.keys(LOCKS_PREFIX) == []
     _ok(ws.run("up", "--yes", "--skip-preview", "--expect-no-changes"), cluster)
+
+
+def test_a_stack_with_the_awskms_secrets_provider_is_decrypted_by_the_kms_key_not_a_passphrase(
+        e2e_tools: Tools, store: StateStore, tmp_path: Path) -> None:
+    bucket = "scone-pulumi-kms-state"
+    store.client().create_bucket(Bucket=bucket)
+    kms = store.client("kms")
+    key_id = kms.create_key(Description="scone pulumi state")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/scone-pulumi", TargetKeyId=key_id)
+    provider = f"awskms://alias/scone-pulumi?region={REGION}&endpoint={store.endpoint}"
+    dcap_key = generate_dcap_key()
+
+    def machine(name: str) -> PulumiWorkspace:
+        project = tmp_path / name / "project"
+        if name == "a":
+            make_project(project, "kms")
+        else:
+            shutil.copytree(tmp_path / "a" / "project", project)
+        ws = PulumiWorkspace(e2e_tools, project, tmp_path / name / "state", tmp_path / "no-kubeconfig",
+                             passphrase=f"unused-{name}", extra_env=store.env(), backend_url=store.backend_url(bucket))
+        ws.login()
+        return ws
+
+    a = machine("a")
+    a.stack_init("kms", secrets_provider=provider)
+    a.run("config", "set", "--secret", "scone:dcapKey", check=True, stdin=dcap_key)
+    stack_file = (a.project_dir / "stacks" / "Pulumi.kms.yaml").read_text()
+    assert f"secretsprovider: {provider}" in stack_file and "encryptedkey:" in stack_file, stack_file
+    assert dcap_key not in stack_file and "encryptionsalt" not in stack_file
+    b = machine("b")  # another passphrase: only the KMS key can open the stack's data key
+    b.stack_select("kms")
+    assert b.run("config", "get", "scone:dcapKey", check=True).stdout.strip() == dcap_key
+    c = machine("c")  # a checkout whose KMS is out of reach (nothing listens there)
+    c_file = c.project_dir / "stacks" / "Pulumi.kms.yaml"
+    c_file.write_text(c_file.read_text().replace(store.endpoint, f"http://127.0.0.1:{free_port()}"))
+    c.stack_select("kms")
+    locked_out = c.run("config", "get", "scone:dcapKey")
+    assert locked_out.returncode != 0 and dcap_key not in locked_out.output, locked_out.output[-3000:]
+    assert "Decrypt" in locked_out.output, locked_out.output[-3000:]
