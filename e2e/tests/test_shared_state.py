@@ -28,7 +28,7 @@ import pytest
 
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import LocalSconeStack, generate_dcap_key
-from e2e.harness.processes import Child, free_port, start_child, wait_until
+from e2e.harness.processes import Child, ProcessDiedError, free_port, start_child, wait_until
 from e2e.harness.pulumi_env import PulumiRun, PulumiWorkspace
 from e2e.harness.scone_project import local_stack_version, make_project
 from e2e.harness.tools import Tools
@@ -42,6 +42,8 @@ CHECKPOINT_KEY = f".pulumi/stacks/{PROJECT}/{STACK}.json"
 LOCKS_PREFIX = f".pulumi/locks/organization/{PROJECT}/{STACK}/"
 #: The marker Pulumi writes beside every secret value in state (encrypted with the stack's key).
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
+#: How often a run is restarted when it finished before it could be caught holding its lock.
+ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,26 @@ def _other_machine(shared: LocalSconeStack, store: StateStore, work: Path, url: 
     return ws
 
 
+def _frozen_while_holding_the_lock(ws: PulumiWorkspace, store: StateStore, name: str, *args: str) -> Child | None:
+    """Start `pulumi <args>` and freeze its process group (SIGSTOP) while its lock is in the
+    bucket. None when the run finished (successfully) before it could be caught holding it."""
+    child = ws.start(name, *args)
+    try:
+        wait_until(f"the lock of `pulumi {' '.join(args)}` in the bucket",
+                   lambda: bool(store.keys(LOCKS_PREFIX)), [child])
+    except ProcessDiedError:
+        pass  # finished before its lock was seen
+    else:
+        os.killpg(child.proc.pid, signal.SIGSTOP)
+        if store.keys(LOCKS_PREFIX):
+            return child
+        os.killpg(child.proc.pid, signal.SIGCONT)  # it had just unlocked: let it finish
+    child.proc.wait()
+    child.stop()
+    assert child.proc.returncode == 0, child.log_tail(80)
+    return None
+
+
 def _history(ws: PulumiWorkspace) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = json.loads(ws.run("stack", "history", "--json", check=True).stdout or "[]")
     return entries
@@ -180,20 +202,21 @@ def test_login_keeps_the_s3_backend_in_pulumi_home_and_the_stack_in_the_bucket(
 def test_a_second_up_while_one_runs_is_refused_by_the_lock_and_the_state_stays_whole(
         shared: LocalSconeStack, store: StateStore, cluster: LocalCluster) -> None:
     ws = _ws(shared)
-    interval = int(ws.outputs()["backup"]["interval"]) + 60
-    shared.reconfigure({"scone:backup": {"interval": interval}})
-    updates_before = len(_history(ws))
-    first = ws.start("first-up", "up", "--yes", "--skip-preview")
-    try:
-        wait_until("the first up's lock in the bucket", lambda: bool(store.keys(LOCKS_PREFIX)), [first])
-        os.killpg(first.proc.pid, signal.SIGSTOP)  # machine A holds the lock, frozen mid-update
-        try:
-            locks_while_running = store.keys(LOCKS_PREFIX)
-            second = ws.run("up", "--yes", "--skip-preview")
-        finally:
-            os.killpg(first.proc.pid, signal.SIGCONT)
-        first.proc.wait()
+    first: Child | None = None
+    for _ in range(ATTEMPTS):
+        interval = int(ws.outputs()["backup"]["interval"]) + 60
+        shared.reconfigure({"scone:backup": {"interval": interval}})
+        updates_before = len(_history(ws))
+        first = _frozen_while_holding_the_lock(ws, store, "first-up", "up", "--yes", "--skip-preview")
+        if first is not None:
+            break
+    assert first is not None, f"no up was caught holding its lock in {ATTEMPTS} tries"
+    try:  # machine A holds the lock, frozen mid-update
+        locks_while_running = store.keys(LOCKS_PREFIX)
+        second = ws.run("up", "--yes", "--skip-preview")
     finally:
+        os.killpg(first.proc.pid, signal.SIGCONT)
+        first.proc.wait()
         first.stop()
     assert second.returncode != 0, second.output[-4000:]
     assert "the stack is currently locked by 1 lock(s)" in second.output, second.output[-4000:]
@@ -291,13 +314,15 @@ def test_a_lock_left_by_a_killed_up_refuses_updates_until_pulumi_cancel_removes_
         shared: LocalSconeStack, store: StateStore, cluster: LocalCluster) -> None:
     ws = _ws(shared)
     _ok(ws.run("up", "--yes", "--skip-preview", "--expect-no-changes"), cluster)  # nothing to change
-    killed = ws.start("killed-up", "up", "--yes", "--skip-preview")
-    try:
-        wait_until("the killed up's lock in the bucket", lambda: bool(store.keys(LOCKS_PREFIX)), [killed])
-        os.killpg(killed.proc.pid, signal.SIGKILL)  # a CI runner that vanished mid-update
-        killed.proc.wait()
-    finally:
-        killed.stop()
+    killed: Child | None = None
+    for _ in range(ATTEMPTS):
+        killed = _frozen_while_holding_the_lock(ws, store, "killed-up", "up", "--yes", "--skip-preview")
+        if killed is not None:
+            break
+    assert killed is not None, f"no up was caught holding its lock in {ATTEMPTS} tries"
+    os.killpg(killed.proc.pid, signal.SIGKILL)  # a CI runner that vanished mid-update
+    killed.proc.wait()
+    killed.stop()
     stale = store.keys(LOCKS_PREFIX)
     assert len(stale) == 1, stale
     refused = ws.run("up", "--yes", "--skip-preview")
