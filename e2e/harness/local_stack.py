@@ -3,7 +3,8 @@
 Why one place: the demo command and every program e2e test create the stack the
 same way: the S3 credentials Secret that `backup.s3Creds` names exists in the
 cluster first, `pulumi stack init` uses the passphrase provider, and credentials
-(DCAP key) are set with `config set --secret`, never written in plain text.
+(DCAP key) are set with `config set --secret` from stdin, never written in plain text
+nor passed as an argument.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class LocalSconeStack:
     s3_secret_access_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
     s3_endpoint: str = "http://127.0.0.1:9000"
     bucket: str = "scone-local-backups"
+    #: A shared backend (e.g. ``s3://bucket?endpoint=...``) instead of the file backend, and
+    #: what the CLI needs to reach it (bucket credentials); see PulumiWorkspace.backend_url.
+    backend_url: str | None = None
+    backend_env: dict[str, str] = field(default_factory=dict)
     ws: PulumiWorkspace | None = None
 
     @property
@@ -55,9 +60,13 @@ class LocalSconeStack:
     def create(self) -> PulumiWorkspace:
         self.ensure_s3_secret()
         make_project(self.project_dir, self.stack, self.overrides)
-        ws = PulumiWorkspace(self.tools, self.project_dir, self.workdir / "state", self.cluster.kubeconfig)
+        ws = PulumiWorkspace(self.tools, self.project_dir, self.workdir / "state", self.cluster.kubeconfig,
+                             extra_env=dict(self.backend_env), backend_url=self.backend_url)
+        if self.backend_url is not None:
+            ws.login()
         ws.stack_init(self.stack)
-        ws.run("config", "set", "--secret", "scone:dcapKey", self.dcap_key, check=True)
+        # On stdin, as the README tells operators: a value argument would show in `ps`.
+        ws.run("config", "set", "--secret", "scone:dcapKey", check=True, stdin=self.dcap_key)
         self.ws = ws
         return ws
 
