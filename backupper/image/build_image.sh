@@ -76,8 +76,10 @@ CRANE="$BIN/crane"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/backupper-image.XXXXXX")
 REGISTRY_PID=""
 cleanup() {
-  [ -n "$REGISTRY_PID" ] && kill "$REGISTRY_PID" 2>/dev/null && wait "$REGISTRY_PID" 2>/dev/null
+  local rc=$?
+  if [ -n "$REGISTRY_PID" ]; then kill "$REGISTRY_PID" 2>/dev/null || true; wait "$REGISTRY_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
+  exit "$rc"
 }
 trap cleanup EXIT
 
@@ -134,10 +136,15 @@ build_rootfs() {
   printf 'home = /usr/bin\ninclude-system-site-packages = false\nversion = %s\n' \
     "$(ls "$ARCHIVES" | sed -n "s/^python$PY_VERSION-minimal_\([0-9.]*\)-.*/\1/p")" > "$rootfs/opt/backupper/pyvenv.cfg"
   step "$arch: installing the backupper and backupper/requirements.txt from PyPI wheels"
-  "$PYTHON" -m pip install -q --disable-pip-version-check --no-compile --no-deps --only-binary=:all: \
-    --platform "manylinux_2_36_$( [ "$arch" = amd64 ] && echo x86_64 || echo aarch64)" \
-    --python-version "$PY_VERSION" --implementation cp --target "$site" \
-    -r "$BACKUPPER/requirements.txt" "$WORK/wheels/"*.whl >&2 || fail "pip could not install the wheels for $arch"
+  # Every manylinux tag bookworm's glibc (2.36) runs; pip does not widen a --platform itself.
+  # Dependencies not in requirements.txt are held to the versions of constraints.txt.
+  local machine platforms=() v
+  machine=$( [ "$arch" = amd64 ] && echo x86_64 || echo aarch64)
+  for v in $(seq 17 36); do platforms+=(--platform "manylinux_2_${v}_$machine"); done
+  "$PYTHON" -m pip install -q --disable-pip-version-check --no-compile --only-binary=:all: \
+    "${platforms[@]}" --python-version "$PY_VERSION" --implementation cp --target "$site" \
+    -c "$ROOT/constraints.txt" -r "$BACKUPPER/requirements.txt" "$WORK/wheels/"*.whl >&2 \
+    || fail "pip could not install the wheels for $arch"
   rm -rf "$site/bin"
   # The console script pip would write, pointing at the venv's python.
   dist=$(ls -d "$site"/scone_backupper-*.dist-info)
@@ -166,14 +173,19 @@ mkdir -p "$WORK/wheels"
   || fail "pip could not build the backupper wheel from $BACKUPPER"
 VERSION=$(ls "$WORK/wheels" | sed -n 's/^scone_backupper-\([^-]*\)-.*/\1/p')
 
-PORT=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$CRANE" registry serve --address "127.0.0.1:$PORT" > "$WORK/registry.log" 2>&1 &
+# crane's registry on a free loopback port (it logs the port it got), blobs on disk.
+mkdir -p "$WORK/registry"
+: > "$WORK/registry.log"
+"$CRANE" registry serve --address 127.0.0.1:0 --disk "$WORK/registry" > "$WORK/registry.log" 2>&1 &
 REGISTRY_PID=$!
-for _ in $(seq 1 600); do
-  "$PYTHON" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/v2/')" 2>/dev/null && break
+PORT=""
+for _ in $(seq 1 6000); do
+  PORT=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$WORK/registry.log")
+  [ -n "$PORT" ] && break
   kill -0 "$REGISTRY_PID" 2>/dev/null || fail "crane registry serve exited: $(cat "$WORK/registry.log")"
   sleep 0.1
 done
+[ -n "$PORT" ] || fail "crane registry serve did not report its port: $(cat "$WORK/registry.log")"
 LOCAL="127.0.0.1:$PORT/$NAME"
 
 MANIFESTS=()
@@ -182,12 +194,12 @@ for platform in "${PLATFORMS[@]}"; do
   build_rootfs "$arch" "$WORK/rootfs-$arch"
   layer_of "$WORK/rootfs-$arch" "$WORK/layer-$arch.tar"
   step "$arch: assembling the image ($(du -sh "$WORK/layer-$arch.tar" | cut -f1) layer)"
-  "$CRANE" append --oci-empty-base --platform "$platform" -f "$WORK/layer-$arch.tar" -t "$LOCAL:$arch" >&2
+  "$CRANE" append --oci-empty-base -f "$WORK/layer-$arch.tar" -t "$LOCAL:$arch" >&2
   "$CRANE" mutate "$LOCAL:$arch" -t "$LOCAL:$arch" \
-    --entrypoint scone-backupper --cmd loop --user "$UID_GID" --workdir /tmp \
+    --set-platform "$platform" --entrypoint scone-backupper --cmd loop --user "$UID_GID" --workdir /tmp \
     --env "PATH=/opt/backupper/bin:/usr/local/bin:/usr/bin:/bin" --env HOME=/tmp \
     --env PYTHONDONTWRITEBYTECODE=1 --env PYTHONUNBUFFERED=1 \
-    --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt --exposed-ports 9102 \
+    --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt --exposed-ports 9102/tcp \
     --label "org.opencontainers.image.title=$NAME" --label "org.opencontainers.image.version=$VERSION" \
     --label "org.opencontainers.image.created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)" >&2
   MANIFESTS+=(-m "$LOCAL:$arch")
