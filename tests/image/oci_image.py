@@ -39,9 +39,7 @@ def why_not_buildable() -> str | None:
     sources = list(Path("/etc/apt").glob("sources.list*")) + list(Path("/etc/apt/sources.list.d").glob("*"))
     if not any("debian" in path.read_text(errors="replace") for path in sources if path.is_file()):
         return "apt has no Debian sources configured; the root filesystem is made from Debian bookworm packages"
-    probe = subprocess.run(
-        ["unshare", "--mount", "--fork", "--", "true"], capture_output=True, text=True, check=False
-    )
+    probe = subprocess.run(["unshare", "--mount", "--fork", "--", "true"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         return f"`unshare --mount` is not permitted here: {probe.stderr.strip()}"
     return None
@@ -128,7 +126,7 @@ def run_in_image(
     for directory in ("dev", "proc", "tmp", "data"):
         (rootfs / directory).mkdir(exist_ok=True)
     setup = (
-        'set -e; R=$1; D=$2; shift 2;'
+        "set -e; R=$1; D=$2; shift 2;"
         ' mount --bind "$R" "$R"; mount -o remount,bind,ro "$R";'
         ' mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"; mount --bind "$D" "$R/data";'
         ' mount --rbind /dev "$R/dev"; mount -t proc proc "$R/proc";'

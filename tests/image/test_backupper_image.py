@@ -76,7 +76,7 @@ def s3_url() -> Iterator[str]:
     try:
         for _ in range(6000):
             try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):  # noqa: S310 - loopback http
                     break
             except OSError:
                 assert server.poll() is None, "moto server exited"
