@@ -68,7 +68,7 @@ command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null \
 grep -qs 'deb.debian.org/debian\|/debian ' /etc/apt/sources.list /etc/apt/sources.list.d/* \
   || fail "apt has no Debian sources configured (/etc/apt/sources.list*): the root filesystem is made from Debian bookworm packages"
 "$PYTHON" -m pip --version >/dev/null 2>&1 || fail "'$PYTHON -m pip' does not work: set PYTHON to a python with pip"
-for tool in crane image-kubectl-linux-amd64 image-kubectl-linux-arm64; do
+for tool in crane "${PLATFORMS[@]/#linux\//image-kubectl-linux-}"; do
   [ -x "$BIN/$tool" ] || fail "$BIN/$tool is missing: run e2e/build_tools.sh image"
 done
 CRANE="$BIN/crane"
