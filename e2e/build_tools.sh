@@ -9,7 +9,8 @@
 #
 # Usage: e2e/build_tools.sh [--check] [TOOL...]
 #   TOOL: k8s | pulumi | kubernetes | kwok | etcd | image   (default: all but image)
-#   image: crane and the kubectl the backupper image ships (backupper/image/build_image.sh).
+#   image: crane and the kubectl the backupper image ships (backupper/image/build_image.sh),
+#          for this machine's platform or SCONE_IMAGE_ARCHES ("amd64 arm64").
 #   --check  build nothing; print each tool's state; exit 1 if any is missing.
 # Cache: ${SCONE_E2E_CACHE:-$HOME/.cache/scone-stack/e2e}  (binaries in bin/,
 # build logs in logs/, per-tool stamps in stamps/, timings in build-report.txt).
@@ -30,6 +31,10 @@ PULUMI_VERSION=v3.274.1     # pkg/v3 3.272.0 and 3.273.0 are not served; SDK pin
 K8S_PROVIDER_VERSION=v4.25.0  # the only provider/v4 version the proxy serves; SDK pin 4.34.2
 KWOK_VERSION=v0.8.0
 IMAGE_KUBECTL_VERSION=v1.30.14  # backupper/Dockerfile's KUBECTL_VERSION; crane is pinned in e2e/build/image
+# The image platforms whose kubectl the `image` tool builds: this machine's by default; the
+# release workflow asks for both (SCONE_IMAGE_ARCHES="amd64 arm64").
+case "$(uname -m)" in aarch64) HOST_ARCH=arm64 ;; *) HOST_ARCH=amd64 ;; esac
+IMAGE_ARCHES=${SCONE_IMAGE_ARCHES:-$HOST_ARCH}
 NICE=${SCONE_E2E_NICE:-10}
 
 export CGO_ENABLED=0
@@ -43,7 +48,7 @@ for arg in "$@"; do
   case "$arg" in
     --check) CHECK_ONLY=1 ;;
     k8s|pulumi|kubernetes|kwok|etcd|image) TOOLS+=("$arg") ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "build_tools: unknown argument '$arg' (allowed: --check k8s pulumi kubernetes kwok etcd image)" >&2; exit 2 ;;
   esac
 done
@@ -61,7 +66,7 @@ binaries_of() {
     kubernetes) echo "pulumi-resource-kubernetes" ;;
     kwok) echo "kwok kwok-stages.yaml" ;;
     etcd) echo "" ;;
-    image) echo "crane image-kubectl-linux-amd64 image-kubectl-linux-arm64" ;;
+    image) printf 'crane'; for a in $IMAGE_ARCHES; do printf ' image-kubectl-linux-%s' "$a"; done; echo ;;
   esac
 }
 
@@ -74,7 +79,7 @@ stamp_key() {
     image) dir="$BUILD/image" ;;
   esac
   {
-    echo "$tool $K8S_VERSION $PULUMI_VERSION $K8S_PROVIDER_VERSION $KWOK_VERSION $IMAGE_KUBECTL_VERSION"
+    echo "$tool $K8S_VERSION $PULUMI_VERSION $K8S_PROVIDER_VERSION $KWOK_VERSION $IMAGE_KUBECTL_VERSION $IMAGE_ARCHES"
     go version
     sed -n "/^build_$tool()/,/^}/p" "$0"
     if [ -n "$dir" ]; then
@@ -135,7 +140,7 @@ build_k8s() {
 }
 
 build_image() {
-  # crane for the host; kubectl for both image platforms. The kubectl binaries are named
+  # crane for the host; kubectl for each image platform asked for. The kubectl binaries are named
   # so that they never shadow a `kubectl` on PATH (or look like a kubectl plugin).
   local dir="$BUILD/image" pkg arch ld="-s -w"
   (cd "$dir" && nice -n "$NICE" go build -trimpath -ldflags "-s -w" -o "$BIN/crane" \
@@ -143,7 +148,8 @@ build_image() {
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $pkg.gitVersion=$IMAGE_KUBECTL_VERSION -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  for arch in amd64 arm64; do
+  for arch in $IMAGE_ARCHES; do
+    case "$arch" in amd64|arm64) ;; *) echo "SCONE_IMAGE_ARCHES: '$arch' is not amd64 or arm64"; return 1 ;; esac
     (cd "$dir" && GOOS=linux GOARCH=$arch nice -n "$NICE" go build -trimpath -ldflags "$ld" \
       -o "$BIN/image-kubectl-linux-$arch" ./kubectl) || return 1
   done

@@ -53,6 +53,7 @@ def test_both_platforms_are_built_by_the_tested_script_and_pushed() -> None:
     assert "backupper/image/build_image.sh --platform linux/amd64 --platform linux/arm64" in script
     assert '--push "$IMAGE:$VERSION"' in script
     assert "e2e/build_tools.sh image" in script
+    assert job()["env"]["SCONE_IMAGE_ARCHES"].split() == ["amd64", "arm64"]
 
 
 def test_the_pushed_digest_is_signed_keyless_and_gets_an_sbom_attestation() -> None:
