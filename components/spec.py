@@ -51,6 +51,11 @@ class ImageSettings(StrictModel):
         description="Registry path every SCONE image is pulled from (IMAGE_REPO).",
     )
     prefix: str = Field(default="osc-", description="Image name prefix (IMAGE_PREFIX).")
+    operatorImageName: str = Field(  # noqa: N815
+        default="k8soperators",
+        description="Operator image name under repository, without prefix: Scontain's chart names it"
+        " k8soperators and OSC's mirror keeps that name without the osc- prefix.",
+    )
     pullSecretName: DnsSubdomain = Field(  # noqa: N815
         default="sconeapps",
         description="Pull Secret of the services (CAS, LAS, SGX plugin); upstream's manifests use sconeapps.",
@@ -66,6 +71,11 @@ class ImageSettings(StrictModel):
             raise ValueError(
                 f"repository '{self.repository}' must be a registry path like registry.example.com/team,"
                 " without scheme or trailing '/'"
+            )
+        if not re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*", self.operatorImageName):
+            raise ValueError(
+                f"operatorImageName '{self.operatorImageName}' must be an image name like k8soperators (lowercase"
+                " letters and digits, joined by . _ - /), without registry, tag or digest"
             )
         return self
 
@@ -297,5 +307,5 @@ class SconeSpec(StrictModel):
 
     @property
     def operator_image(self) -> str:
-        """The operator image: upstream names it k8soperators, without the prefix (reference §3.5)."""
-        return f"{self.images.repository}/k8soperators:{self.serviceVersion}"
+        """The operator image: <repository>/<operatorImageName>:<version>, no prefix (images.operatorImageName)."""
+        return f"{self.images.repository}/{self.images.operatorImageName}:{self.serviceVersion}"

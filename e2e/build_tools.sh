@@ -8,7 +8,9 @@
 # go.sum committed) so builds are reproducible and need only the proxy.
 #
 # Usage: e2e/build_tools.sh [--check] [TOOL...]
-#   TOOL: k8s | pulumi | kubernetes | kwok | etcd | versitygw   (default: all)
+#   TOOL: k8s | pulumi | kubernetes | kwok | etcd | versitygw | image   (default: all but image)
+#   image: crane and the kubectl the backupper image ships (backupper/image/build_image.sh),
+#          for this machine's platform or SCONE_IMAGE_ARCHES ("amd64 arm64").
 #   --check  build nothing; print each tool's state; exit 1 if any is missing.
 # Cache: ${SCONE_E2E_CACHE:-$HOME/.cache/scone-stack/e2e}  (binaries in bin/,
 # build logs in logs/, per-tool stamps in stamps/, timings in build-report.txt).
@@ -29,6 +31,11 @@ PULUMI_VERSION=v3.274.1     # pkg/v3 3.272.0 and 3.273.0 are not served; SDK pin
 K8S_PROVIDER_VERSION=v4.25.0  # the only provider/v4 version the proxy serves; SDK pin 4.34.2
 KWOK_VERSION=v0.8.0
 VERSITYGW_VERSION=v1.8.0     # real S3 server (posix backend) for the backupper's tests and bench
+IMAGE_KUBECTL_VERSION=v1.30.14  # backupper/Dockerfile's KUBECTL_VERSION; crane is pinned in e2e/build/image
+# The image platforms whose kubectl the `image` tool builds: this machine's by default; the
+# release workflow asks for both (SCONE_IMAGE_ARCHES="amd64 arm64").
+case "$(uname -m)" in aarch64) HOST_ARCH=arm64 ;; *) HOST_ARCH=amd64 ;; esac
+IMAGE_ARCHES=${SCONE_IMAGE_ARCHES:-$HOST_ARCH}
 NICE=${SCONE_E2E_NICE:-10}
 
 export CGO_ENABLED=0
@@ -41,9 +48,9 @@ TOOLS=()
 for arg in "$@"; do
   case "$arg" in
     --check) CHECK_ONLY=1 ;;
-    k8s|pulumi|kubernetes|kwok|etcd|versitygw) TOOLS+=("$arg") ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) echo "build_tools: unknown argument '$arg' (allowed: --check k8s pulumi kubernetes kwok etcd versitygw)" >&2; exit 2 ;;
+    k8s|pulumi|kubernetes|kwok|etcd|versitygw|image) TOOLS+=("$arg") ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "build_tools: unknown argument '$arg' (allowed: --check k8s pulumi kubernetes kwok etcd versitygw image)" >&2; exit 2 ;;
   esac
 done
 [ ${#TOOLS[@]} -eq 0 ] && TOOLS=(etcd kwok k8s kubernetes pulumi versitygw)
@@ -61,6 +68,7 @@ binaries_of() {
     kwok) echo "kwok kwok-stages.yaml" ;;
     versitygw) echo "versitygw" ;;
     etcd) echo "" ;;
+    image) printf 'crane'; for a in $IMAGE_ARCHES; do printf ' image-kubectl-linux-%s' "$a"; done; echo ;;
   esac
 }
 
@@ -70,9 +78,16 @@ stamp_key() {
   local tool=$1 dir=""
   case "$tool" in
     k8s) dir="$BUILD/k8s" ;; pulumi) dir="$BUILD/pulumi" ;; kubernetes) dir="$BUILD/kubernetes" ;;
+    image) dir="$BUILD/image" ;;
   esac
   {
-    echo "$tool $K8S_VERSION $PULUMI_VERSION $K8S_PROVIDER_VERSION $KWOK_VERSION $VERSITYGW_VERSION"
+    # Each tool's key names the versions it was built with; the first four stay in every key so that
+    # caches built before versitygw and the image tools were added remain valid.
+    case "$tool" in
+      versitygw) echo "$tool $K8S_VERSION $PULUMI_VERSION $K8S_PROVIDER_VERSION $KWOK_VERSION $VERSITYGW_VERSION" ;;
+      image) echo "$tool $K8S_VERSION $PULUMI_VERSION $K8S_PROVIDER_VERSION $KWOK_VERSION $IMAGE_KUBECTL_VERSION $IMAGE_ARCHES" ;;
+      *) echo "$tool $K8S_VERSION $PULUMI_VERSION $K8S_PROVIDER_VERSION $KWOK_VERSION" ;;
+    esac
     go version
     sed -n "/^build_$tool()/,/^}/p" "$0"
     if [ -n "$dir" ]; then
@@ -136,6 +151,22 @@ build_k8s() {
   (cd "$BUILD/k8s" && nice -n "$NICE" go build -trimpath -tags providerless -ldflags "$ld" -o "$BIN/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler)
+}
+
+build_image() {
+  # crane for the host; kubectl for each image platform asked for. The kubectl binaries are named
+  # so that they never shadow a `kubectl` on PATH (or look like a kubectl plugin).
+  local dir="$BUILD/image" pkg arch ld="-s -w"
+  (cd "$dir" && nice -n "$NICE" go build -trimpath -ldflags "-s -w" -o "$BIN/crane" \
+    github.com/google/go-containerregistry/cmd/crane) || return 1
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $pkg.gitVersion=$IMAGE_KUBECTL_VERSION -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  for arch in $IMAGE_ARCHES; do
+    case "$arch" in amd64|arm64) ;; *) echo "SCONE_IMAGE_ARCHES: '$arch' is not amd64 or arm64"; return 1 ;; esac
+    (cd "$dir" && GOOS=linux GOARCH=$arch nice -n "$NICE" go build -trimpath -ldflags "$ld" \
+      -o "$BIN/image-kubectl-linux-$arch" ./kubectl) || return 1
+  done
 }
 
 build_kubernetes() {

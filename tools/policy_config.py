@@ -29,6 +29,7 @@ def policy_config(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "images-from-configured-registry": {"registry": spec["images"]["repository"]},
         "production-backups-enabled": {"production": production},
         "production-monitoring-enabled": {"production": production},
+        "production-backupper-image-pinned": {"production": production},
     }
 
 

@@ -7,6 +7,7 @@ the stack guard resource counts as well, should the program ever record it there
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,6 +32,10 @@ BACKUPPER_NAME = "scone-cas-db-backupper"
 DEFAULT_REGISTRY = stack_facts.DEFAULT_REGISTRY
 
 MANDATORY = EnforcementLevel.MANDATORY
+ADVISORY = EnforcementLevel.ADVISORY
+
+#: An image reference pinned by content: ``name[:tag]@sha256:<64 hex>``.
+DIGEST_PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 
 
 # --- CAS and the backup bucket are protected ---------------------------------------------
@@ -192,6 +197,24 @@ def validate_production_monitoring(args: StackValidationArgs, report_violation: 
         )
 
 
+def validate_production_backupper_pinned(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """A production backupper runs the image the release signed: pinned by digest, not by a movable tag."""
+    if not is_production(args):
+        return
+    for resource in _of_type(args.resources, "kubernetes:apps/v1:Deployment"):
+        if dig(resource.props, "metadata", "name") != BACKUPPER_NAME:
+            continue
+        for container in containers(pod_spec(resource.resource_type, resource.props) or {}):
+            image = str(container.get("image", ""))
+            if not DIGEST_PINNED.match(image):
+                report_violation(
+                    f"This is a production stack, but the backupper container '{container.get('name', '?')}' runs"
+                    f" '{image}', which is not pinned by digest: set backup.image to the signed image the release"
+                    " workflow printed, <repository>/<prefix>scone-cas-db-backupper:<version>@sha256:<digest>.",
+                    resource.urn,
+                )
+
+
 # --- the policy objects -----------------------------------------------------------------------
 
 REGISTRY_SCHEMA = PolicyConfigSchema(
@@ -249,6 +272,15 @@ POLICIES: list[Policy] = [
         description="Production stacks with a CAS run the CAS DB backupper with a bucket.",
         validate=validate_production_backups,
         enforcement_level=MANDATORY,
+        config_schema=PRODUCTION_SCHEMA,
+    ),
+    StackValidationPolicy(
+        name="production-backupper-image-pinned",
+        description="Production stacks run the backupper image pinned by digest (the signed release).",
+        validate=validate_production_backupper_pinned,
+        # Advisory until the first signed release's digest is pinned in every production stack file;
+        # then mandatory (a policy config can raise it per stack: {"enforcementLevel": "mandatory"}).
+        enforcement_level=ADVISORY,
         config_schema=PRODUCTION_SCHEMA,
     ),
     StackValidationPolicy(

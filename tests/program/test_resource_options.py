@@ -114,6 +114,14 @@ def test_operator_release_uses_the_configured_chart_and_image(evaluate_stack: Ev
     assert release.inputs["values"]["image"] == f"{spec.images.repository}/k8soperators:{spec.serviceVersion}"
 
 
+def test_the_operator_image_name_on_the_mirror_is_a_setting(evaluate_stack: Evaluate) -> None:
+    evaluation = evaluate_stack("dev", images={"operatorImageName": "osc-k8soperators"})
+    spec = evaluation.spec
+    assert spec is not None
+    image = evaluation.one(RELEASE, "scone-operator").inputs["values"]["image"]
+    assert image == f"{spec.images.repository}/osc-k8soperators:{spec.serviceVersion}"
+
+
 def with_secrets(stack: str, *keys: str, **overrides: object) -> StackConfig:
     """The stack's config plus ``keys`` set as Pulumi secrets holding recognisable sentinels."""
     config = load_stack_config(stack, overrides=overrides)

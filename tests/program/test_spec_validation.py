@@ -117,6 +117,12 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         " registry.example.com/team, without scheme or trailing '/'",
     ),
     (
+        "operator image name with a tag",
+        {"images": {"operatorImageName": "k8soperators:5.8.0"}},
+        "scone:images.operatorImageName: 'k8soperators:5.8.0' must be an image name like k8soperators (lowercase"
+        " letters and digits, joined by . _ - /), without registry, tag or digest",
+    ),
+    (
         "plugin timeout zero",
         {"provisioning": {"pluginTimeoutSeconds": 0}},
         "scone:provisioning.pluginTimeoutSeconds: is 0: use 1..86400 seconds (default 1800)",
