@@ -297,7 +297,7 @@ class SconeSpec(StrictModel):
 
     @property
     def cas_image(self) -> str:
-        """The CAS image; kubectl-provision refuses a CR with any other image (reference §1.5)."""
+        """The CAS image; kubectl-provision refuses a CR with any other image."""
         return self.image("cas")
 
     @property

@@ -1,7 +1,7 @@
 """Checks that a tar stream is a complete CAS snapshot: exactly `cas.db` and `cas.key-store`.
 
-Why so strict: `kubectl provision cas --cas-database-recovery DIR` expects exactly these two files
-(scone-upstream §1.8). A snapshot missing one, with an empty one, or with a link instead of a file
+Why so strict: `kubectl provision cas --cas-database-recovery DIR` expects exactly these two files.
+A snapshot missing one, with an empty one, or with a link instead of a file
 cannot be recovered from, so it must never become a backup set.
 """
 

@@ -43,7 +43,7 @@ DEFAULT_DCAP_KEY_WARNING = (
 
 @dataclass
 class CasOwnerArgs:
-    """What the stack hands the owner component (see the brief's interface)."""
+    """What the stack hands the owner component (built from the spec in ``components.settings_slices``)."""
 
     settings: OwnerSettings
     cas_name: str

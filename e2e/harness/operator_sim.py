@@ -2,8 +2,8 @@
 
 Why: Scontain's operator image is private and needs SGX. The program under test
 only reads what the operator writes (CR status, the CAS StatefulSet, its PVCs and
-PDB), so this simulation writes exactly those, from the documented fields
-(scone-upstream.md §2.3-2.5, §4):
+PDB), so this simulation writes exactly those, with the fields SCONE documents for
+the LAS, SGXPlugin and CAS status:
 
 - It acts only while the operator is installed: a Deployment named
   `scone-controller-manager` with a ready replica (what the local chart creates).
