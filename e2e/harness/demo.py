@@ -8,7 +8,7 @@ What runs: the local control plane (kube-apiserver 1.26, kwok fake SGX nodes, th
 simulated scone-operator), the real Pulumi CLI with a local file backend and the
 passphrase secrets provider, and the real program with stacks/Pulumi.local.yaml. As the
 CAS owner (unless --no-owner) it provisions CAS through the fake `kubectl-provision`
-(tests/fakes, the 5.8.0 contract) on the real API server, so the outputs carry CAS's
+(e2e/fakes, the 5.8.0 contract) on the real API server, so the outputs carry CAS's
 version and public keys.
 Nothing leaves loopback; everything started is stopped at the end.
 """

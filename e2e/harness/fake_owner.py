@@ -1,7 +1,7 @@
 """The CAS owner's machine, simulated: the fake `kubectl-provision` on PATH for a stack.
 
 Why one place: the demo and the owner e2e tests (provisioning, upgrade, recovery) turn on
-`scone:provisioning` the same way. The fake plugin (tests/fakes, faithful to the 5.8.0
+`scone:provisioning` the same way. The fake plugin (e2e/fakes, faithful to the 5.8.0
 contract) acts on the real API server through real `kubectl` plugin dispatch; the tools
 upstream's preflight asks for (jq, docker, cosign, gpg) are stubbed only where this
 machine lacks the real one, since the fake never runs them.
@@ -18,7 +18,7 @@ from components.owner.plugin import REQUIRED_TOOLS
 from e2e.harness.pulumi_env import PulumiWorkspace
 from e2e.harness.tools import REPO_ROOT
 
-FAKES_BIN = REPO_ROOT / "tests" / "fakes" / "bin"
+FAKES_BIN = REPO_ROOT / "e2e" / "fakes" / "bin"
 #: What the owner preflight asks for, minus kubectl (the harness puts the real one on PATH).
 PREFLIGHT_TOOLS = tuple(tool for tool in REQUIRED_TOOLS if tool != "kubectl")
 

@@ -2,7 +2,7 @@
 
 Why e2e: the message is formatted by Pulumi's dynamic-provider server, in its own process, and
 printed by the CLI; only the real engine shows what the owner sees. The fake kubectl-provision
-(tests/fakes, through real kubectl plugin dispatch) fails on purpose through its control file.
+(e2e/fakes, through real kubectl plugin dispatch) fails on purpose through its control file.
 Tests in this module run in order against one stack.
 """
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.cluster_store import ClusterStore
+from e2e.fakes.cluster_store import ClusterStore
 from tests.owner.world import FAKES, NAMESPACE, OwnerWorld
 
 

@@ -1,8 +1,8 @@
 """The owner tests' world: a loopback "cluster" reached through real kubectl, and the fake plugin on PATH.
 
-Every test gets its own API server (tests/fakes/apiserver.py over a JSON-file store), kubeconfig,
+Every test gets its own API server (e2e/fakes/apiserver.py over a JSON-file store), kubeconfig,
 kubectl cache, TARGET_DIR, backup dir, fake-CAS state, call log and failure-injection control file.
-``kubectl provision ...`` goes through real kubectl plugin dispatch to tests/fakes/bin/kubectl-provision.
+``kubectl provision ...`` goes through real kubectl plugin dispatch to e2e/fakes/bin/kubectl-provision.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from components.owner import plugin as plugin_module
-from tests.fakes.apiserver import FakeApiServer
-from tests.fakes.cluster_store import ClusterStore
+from e2e.fakes.apiserver import FakeApiServer
+from e2e.fakes.cluster_store import ClusterStore
 
 __all__ = ["FakeApiServer", "OwnerWorld", "port_forwards_of_this_test"]
 

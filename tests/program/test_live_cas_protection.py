@@ -16,7 +16,7 @@ from components.guard_providers import DestroyGuardProvider
 from components.live_cluster import CasFacts, KubectlView, OfflineView
 from components.owner.cluster import ClusterError
 from components.provider_errors import UserFacingError
-from tests.fakes.apiserver import FakeApiServer
+from e2e.fakes.apiserver import FakeApiServer
 from tests.program.conftest import Evaluate
 from tests.program.fake_cluster import NAMESPACE, FakeClusterView, bare_sgx_cluster, running_cas
 from tools.mock_engine import Evaluation

@@ -8,8 +8,8 @@ import sys
 import time
 from typing import Any, ClassVar
 
-from tests.fakes.cluster_store import ClusterStore, StoreError, apply_json_patch
-from tests.fakes.provision_cli import Exit
+from e2e.fakes.cluster_store import ClusterStore, StoreError, apply_json_patch
+from e2e.fakes.provision_cli import Exit
 
 
 class DirBackend:

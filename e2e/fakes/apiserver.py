@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tests.fakes.cluster_store import KINDS, ClusterStore, StoreError, apply_json_patch, apply_merge_patch
+from e2e.fakes.cluster_store import KINDS, ClusterStore, StoreError, apply_json_patch, apply_merge_patch
 
 _PATH = re.compile(
     r"^/(?:api/v1|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"

@@ -11,7 +11,7 @@ What stands in for the parts that cannot run:
   ``$FAKE_SCONE_STATE_DIR/casdb/<ns>/<name>.json`` (default ``$HOME/.fake-scone``).
 - The cluster is reached through a backend chosen by ``FAKE_SCONE_BACKEND``:
   ``kubectl`` (default: real ``kubectl`` against whatever API server the kubeconfig names — the e2e
-  harness's kube-apiserver or tests/fakes/apiserver.py) or ``dir`` (``FAKE_SCONE_CLUSTER_DIR``, the
+  harness's kube-apiserver or e2e/fakes/apiserver.py) or ``dir`` (``FAKE_SCONE_CLUSTER_DIR``, the
   JSON-file store of cluster_store.py, accessed directly).
 
 Test hooks (env vars):
@@ -38,7 +38,9 @@ one-line certificate, which is printed as it is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -49,10 +51,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.cluster_store import image_tag
-from tests.fakes.provision_base import PluginBase
-from tests.fakes.provision_cli import DEFAULT_DCAP, PLUGIN_VERSION, RED, RESET, USAGE, Exit, error_exit, parse, warning
-from tests.fakes.provision_hooks import injected_rule, log_call
+from e2e.fakes.cluster_store import image_tag
+from e2e.fakes.provision_base import PluginBase
+from e2e.fakes.provision_cli import DEFAULT_DCAP, PLUGIN_VERSION, RED, RESET, USAGE, Exit, error_exit, parse, warning
+from e2e.fakes.provision_hooks import injected_rule, log_call
 
 
 class Plugin(PluginBase):
@@ -344,9 +346,6 @@ def main(argv: list[str]) -> int:
             plugin.copy_nothing = True
             return plugin.run()
         if rule and rule["action"] == "partial":
-            import contextlib
-            import io
-
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
                 plugin = Plugin(parse(argv), dict(os.environ))

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.provision_backends import DirBackend, KubectlBackend
-from tests.fakes.provision_cli import (
+from e2e.fakes.provision_backends import DirBackend, KubectlBackend
+from e2e.fakes.provision_cli import (
     BLUE,
     DEFAULT_DCAP,
     DEFAULT_REPO,
