@@ -29,6 +29,10 @@ METRICS_PORT = 9102
 #: The non-root user the backupper image runs as (backupper/Dockerfile).
 BACKUPPER_UID = 10001
 LABELS = {"app.kubernetes.io/name": APP, **MANAGED_BY}
+#: The CronJob of the scheduled restore drill (backup.restoreDrill.schedule); its own labels, so
+#: the metrics Service never selects a drill pod.
+DRILL = f"{APP}-drill"
+DRILL_LABELS = {"app.kubernetes.io/name": DRILL, **MANAGED_BY}
 
 
 def backupper_env(spec: SconeSpec) -> list[dict[str, str]]:
@@ -99,6 +103,37 @@ def backupper_pod_spec(spec: SconeSpec, service_account: pulumi.Input[str]) -> d
     }
 
 
+def drill_cron_job_spec(spec: SconeSpec) -> dict[str, Any]:
+    """The restore drill: the Deployment's pod running `drill` on backup.restoreDrill.schedule.
+
+    Same image, settings and Secret as the backupper, so the drill reads the bucket exactly as
+    the backups are written. It needs no Kubernetes API (no token, the namespace's default
+    ServiceAccount), no port or probes, and a /tmp without the Deployment's 64 MiB limit: it
+    restores a full copy of the database there (and removes it). One drill at a time, no retry:
+    a failed drill is a result, kept as the CronJob's status for the alert.
+    """
+    pod = backupper_pod_spec(spec, "default")
+    pod["automountServiceAccountToken"] = False
+    pod["restartPolicy"] = "Never"
+    pod["volumes"] = [v if v["name"] != "tmp" else {"name": "tmp", "emptyDir": {}} for v in pod["volumes"]]
+    container = pod["containers"][0]
+    for key in ("ports", "livenessProbe", "readinessProbe"):
+        container.pop(key)
+    container["args"] = ["drill"]
+    container["env"] = [e if e["name"] != "METRICS_PORT" else {**e, "value": "0"} for e in container["env"]]
+    return {
+        "schedule": spec.backup.restoreDrill.cron,
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": 3600,
+        "successfulJobsHistoryLimit": 1,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {
+            "metadata": {"labels": DRILL_LABELS},
+            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": DRILL_LABELS}, "spec": pod}},
+        },
+    }
+
+
 class CasBackupper(WaitingComponent):
     """The backupper Deployment, its identity and its metrics Service."""
 
@@ -119,6 +154,10 @@ class CasBackupper(WaitingComponent):
         self._role_binding(namespace, account, role)
         self.deployment = self._deployment(spec, account)
         self.service = self._metrics_service(namespace)
+        if spec.backup.restoreDrill.cron:
+            k8s.batch.v1.CronJob(
+                DRILL, metadata=metadata(DRILL, namespace, DRILL_LABELS), spec=drill_cron_job_spec(spec), opts=child(self)
+            )
         self.register_outputs({"deployment": APP, "image": spec.backupper_image})
 
     def _service_account(self, namespace: str) -> k8s.core.v1.ServiceAccount:

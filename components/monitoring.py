@@ -17,6 +17,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.backupper import APP as BACKUPPER
+from components.backupper import DRILL
+from components.cron_schedule import schedule_period_seconds
 from components.operator import MANAGED_BY
 from components.options import WaitingComponent, child
 from components.spec import SconeSpec
@@ -84,7 +86,43 @@ def alert_rules(spec: SconeSpec) -> list[dict[str, Any]]:
                 },
             ]
         )
+    if spec.backup.enabled and spec.has_cas and spec.backup.restoreDrill.cron:
+        rules.append(restore_drill_rule(spec))
     return rules
+
+
+def restore_drill_rule(spec: SconeSpec) -> dict[str, Any]:
+    """The last passed restore drill is older than twice the schedule's longest gap (or none passed).
+
+    The drill is a CronJob, so kube-state-metrics carries its result and age: the time of the last
+    Job that succeeded, kept in the CronJob's status across pod and Prometheus restarts.
+    """
+    ns_svc = spec.namespaces.services
+    schedule = spec.backup.restoreDrill.cron or ""
+    limit = 2 * schedule_period_seconds(schedule)
+    cron_job = f'{{namespace="{ns_svc}", cronjob="{DRILL}"}}'
+    passed = f"max(kube_cronjob_status_last_successful_time{cron_job})"
+    return {
+        "alert": "SconeCasRestoreDrillOverdue",
+        "expr": f"time() - {passed} > {limit}"
+        f" or (time() - max(kube_cronjob_created{cron_job}) > {limit} unless on() {passed})",
+        "for": "15m",
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "No CAS database restore drill has passed for twice its schedule's period",
+            "description": f"CronJob {DRILL} in {ns_svc} has had no successful drill for more than {limit} s"
+            f" (2 x the longest gap of '{schedule}'). The newest backup set"
+            " may not be restorable.",
+            "runbook": f"1. `kubectl get jobs -n {ns_svc} -l app.kubernetes.io/name={DRILL}`, then"
+            f" `kubectl logs job/<newest> -n {ns_svc}`: the line `restore drill FAILED: ...` names the set and"
+            " the object or file at fault (exit codes: backupper/README.md). No Job at all: the CronJob is"
+            " suspended or cannot create pods (`kubectl describe cronjob`). 2. Re-run it on demand:"
+            " `scone-ops backup drill --stack <env>`. 3. A damaged or missing object in the newest set: take a"
+            " new backup (`scone-ops backup now --stack <env>`) and drill again; keep the damaged set for"
+            " investigation (`scone-backupper list --all`), never delete sets by hand. 4. Encryption key"
+            " errors: the Secret's ENCRYPTION_KEY no longer matches the sets; restore the old key.",
+        },
+    }
 
 
 def dashboard(spec: SconeSpec) -> dict[str, Any]:
