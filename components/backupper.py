@@ -155,9 +155,8 @@ class CasBackupper(WaitingComponent):
         self.deployment = self._deployment(spec, account)
         self.service = self._metrics_service(namespace)
         if spec.backup.restoreDrill.cron:
-            k8s.batch.v1.CronJob(
-                DRILL, metadata=metadata(DRILL, namespace, DRILL_LABELS), spec=drill_cron_job_spec(spec), opts=child(self)
-            )
+            drill_meta = metadata(DRILL, namespace, DRILL_LABELS)
+            k8s.batch.v1.CronJob(DRILL, metadata=drill_meta, spec=drill_cron_job_spec(spec), opts=child(self))
         self.register_outputs({"deployment": APP, "image": spec.backupper_image})
 
     def _service_account(self, namespace: str) -> k8s.core.v1.ServiceAccount:

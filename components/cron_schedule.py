@@ -17,6 +17,7 @@ and the macros ``@yearly``, ``@annually``, ``@monthly``, ``@weekly``, ``@daily``
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 
 MACROS = {
@@ -28,8 +29,9 @@ MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
-_WEEKDAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES)}
+_WEEKDAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
@@ -74,7 +76,7 @@ class CronSchedule:
     def longest_gap_seconds(self) -> int:
         """The longest time between two consecutive runs (the period the alert doubles)."""
         times = sorted(h * 60 + m for h in self.hours for m in self.minutes)
-        gap = max((b - a for a, b in zip(times, times[1:], strict=False)), default=0)
+        gap = max((b - a for a, b in itertools.pairwise(times)), default=0)
         previous: int | None = None
         runs = 0
         for offset in range(_HORIZON_DAYS):

@@ -105,7 +105,9 @@ def run_drill(settings: BackupperSettings, stop: threading.Event) -> DrillReport
     start = time.monotonic()
     ctx = open_store(settings, stop)
     where = f"s3://{ctx.store.bucket}/{ctx.store.set_root}"
-    manifest = newest_committed_set(ctx.store.list_sets(settings.cas_name), settings.cas_name, where)
+    manifest = newest_committed_set(
+        ctx.store.list_sets(settings.cas_name), settings.cas_name, where
+    )
     missing = missing_snapshot_files(manifest)
     if missing:
         raise VerificationError(
@@ -113,7 +115,11 @@ def run_drill(settings: BackupperSettings, stop: threading.Event) -> DrillReport
             "--cas-database-recovery"
         )
     downloader = Downloader(
-        ctx.client, ctx.store.bucket, ctx.retrier, settings.part_size_mib * MIB, settings.concurrency
+        ctx.client,
+        ctx.store.bucket,
+        ctx.retrier,
+        settings.part_size_mib * MIB,
+        settings.concurrency,
     )
     scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
     try:

@@ -36,7 +36,11 @@ def test_drill_of_a_good_set_passes_and_leaves_no_copy_behind(harness: Harness) 
     assert f"restore drill OK: set {newest} (70009 bytes)" in result.stdout
     assert "cas.db, cas.key-store" in result.stdout
     passed = [r for r in log_lines(result.stderr) if r["msg"] == "drill passed"]
-    assert passed and passed[0]["set_id"] == newest and passed[0]["files"] == ["cas.db", "cas.key-store"]
+    assert (
+        passed
+        and passed[0]["set_id"] == newest
+        and passed[0]["files"] == ["cas.db", "cas.key-store"]
+    )
     assert list(scratch.iterdir()) == []
 
 
@@ -44,12 +48,17 @@ def test_drill_of_a_set_with_a_corrupted_object_fails_naming_the_object(harness:
     set_id = _backup(harness, os.urandom(50_000), b"key-store")
     db_key = next(k for k in harness.object_keys() if k.endswith(f"{set_id}/cas.db"))
     original = harness.admin.get_object(Bucket=harness.bucket, Key=db_key)["Body"].read()
-    harness.admin.put_object(Bucket=harness.bucket, Key=db_key, Body=original[:-1] + bytes([original[-1] ^ 1]))
+    harness.admin.put_object(
+        Bucket=harness.bucket, Key=db_key, Body=original[:-1] + bytes([original[-1] ^ 1])
+    )
 
     result, scratch = _drill(harness)
 
     assert result.returncode == 7, result.stderr
-    assert f"restore drill FAILED: {db_key}: stored object does not match the manifest" in result.stdout
+    assert (
+        f"restore drill FAILED: {db_key}: stored object does not match the manifest"
+        in result.stdout
+    )
     assert json.loads(result.stderr.splitlines()[-1])["command"] == "drill"
     assert list(scratch.iterdir()) == []
 
@@ -72,9 +81,13 @@ def test_drill_fails_naming_a_key_store_missing_from_the_newest_set(harness: Har
 def test_drill_fails_naming_a_key_store_the_manifest_does_not_list(harness: Harness) -> None:
     set_id = _backup(harness, os.urandom(20_000), b"key-store")
     manifest_key = next(k for k in harness.object_keys() if k.endswith(f"{set_id}/manifest.json"))
-    manifest = json.loads(harness.admin.get_object(Bucket=harness.bucket, Key=manifest_key)["Body"].read())
+    manifest = json.loads(
+        harness.admin.get_object(Bucket=harness.bucket, Key=manifest_key)["Body"].read()
+    )
     manifest["files"] = [f for f in manifest["files"] if f["name"] != "cas.key-store"]
-    harness.admin.put_object(Bucket=harness.bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+    harness.admin.put_object(
+        Bucket=harness.bucket, Key=manifest_key, Body=json.dumps(manifest).encode()
+    )
 
     result, scratch = _drill(harness)
 
