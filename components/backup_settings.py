@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated
 
+from pydantic import AfterValidator, Field, model_validator
+
+from components.cron_schedule import CronError, parse_cron
 from components.labels import DnsLabel, DnsSubdomain
 from components.strict_model import StrictModel
 
@@ -63,6 +66,31 @@ class S3StoreSettings(StrictModel):
         return self
 
 
+def _cron_schedule(value: str | None) -> str | None:
+    if value is not None and value.strip():
+        try:
+            parse_cron(value).longest_gap_seconds()
+        except CronError as exc:
+            raise ValueError(f"{exc}; empty turns the drill off") from None
+    return value
+
+
+class RestoreDrillSettings(StrictModel):
+    """A scheduled restore drill of the newest backup set (a CronJob running `scone-backupper drill`)."""
+
+    schedule: Annotated[str | None, AfterValidator(_cron_schedule)] = Field(
+        default=None,
+        description="Cron schedule of the restore drill, e.g. '0 3 * * 0' (Sundays 03:00, the cluster's"
+        " time zone). Empty = no scheduled drill. An alert fires when the last passed drill is older than"
+        " twice the schedule's longest gap.",
+    )
+
+    @property
+    def cron(self) -> str | None:
+        """The schedule, or None when the drill is off."""
+        return self.schedule.strip() if self.schedule and self.schedule.strip() else None
+
+
 class BackupSpec(StrictModel):
     """CAS database backups to S3 (guide: spec.backup)."""
 
@@ -88,6 +116,10 @@ class BackupSpec(StrictModel):
         default=None,
         description="Backupper image. Empty means <images.repository>/<images.prefix>scone-cas-db-backupper:"
         "<serviceVersion>.",
+    )
+    restoreDrill: RestoreDrillSettings = Field(  # noqa: N815
+        default_factory=RestoreDrillSettings,
+        description="Scheduled restore drills: the newest set restored to a scratch directory and checked.",
     )
 
     @model_validator(mode="after")

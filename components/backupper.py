@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.names import BACKUP_SECRET_NAME, BACKUPPER_APP, MANAGED_BY
+from components.names import BACKUP_SECRET_NAME, BACKUPPER_APP, DRILL_APP, MANAGED_BY
 from components.options import WaitingComponent, child, metadata
 
 APP = BACKUPPER_APP
@@ -28,6 +28,10 @@ METRICS_PORT = 9102
 #: The non-root user the backupper image runs as (backupper/Dockerfile).
 BACKUPPER_UID = 10001
 LABELS = {"app.kubernetes.io/name": APP, **MANAGED_BY}
+#: The CronJob of the scheduled restore drill (backup.restoreDrill.schedule); its own labels, so
+#: the metrics Service never selects a drill pod.
+DRILL = DRILL_APP
+DRILL_LABELS = {"app.kubernetes.io/name": DRILL, **MANAGED_BY}
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class BackupperArgs:
     image: str
     node_selector: Mapping[str, str]
     pull_secret_name: str
+    #: Cron schedule of the restore drill (backup.restoreDrill.schedule); None: no drill.
+    drill_schedule: str | None = None
 
 
 def backupper_env(args: BackupperArgs) -> list[dict[str, str]]:
@@ -114,6 +120,37 @@ def backupper_pod_spec(args: BackupperArgs, service_account: pulumi.Input[str]) 
     }
 
 
+def drill_cron_job_spec(args: BackupperArgs) -> dict[str, Any]:
+    """The restore drill: the Deployment's pod running `drill` on backup.restoreDrill.schedule.
+
+    Same image, settings and Secret as the backupper, so the drill reads the bucket exactly as
+    the backups are written. It needs no Kubernetes API (no token, the namespace's default
+    ServiceAccount), no port or probes, and a /tmp without the Deployment's 64 MiB limit: it
+    restores a full copy of the database there (and removes it). One drill at a time, no retry:
+    a failed drill is a result, kept as the CronJob's status for the alert.
+    """
+    pod = backupper_pod_spec(args, "default")
+    pod["automountServiceAccountToken"] = False
+    pod["restartPolicy"] = "Never"
+    pod["volumes"] = [v if v["name"] != "tmp" else {"name": "tmp", "emptyDir": {}} for v in pod["volumes"]]
+    container = pod["containers"][0]
+    for key in ("ports", "livenessProbe", "readinessProbe"):
+        container.pop(key)
+    container["args"] = ["drill"]
+    container["env"] = [e if e["name"] != "METRICS_PORT" else {**e, "value": "0"} for e in container["env"]]
+    return {
+        "schedule": args.drill_schedule,
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": 3600,
+        "successfulJobsHistoryLimit": 1,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {
+            "metadata": {"labels": DRILL_LABELS},
+            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": DRILL_LABELS}, "spec": pod}},
+        },
+    }
+
+
 class CasBackupper(WaitingComponent):
     """The backupper Deployment, its identity and its metrics Service."""
 
@@ -133,6 +170,9 @@ class CasBackupper(WaitingComponent):
         self._role_binding(args.namespace, account, role)
         self.deployment = self._deployment(args, account)
         self.service = self._metrics_service(args.namespace)
+        if args.drill_schedule:
+            drill_meta = metadata(DRILL, args.namespace, DRILL_LABELS)
+            k8s.batch.v1.CronJob(DRILL, metadata=drill_meta, spec=drill_cron_job_spec(args), opts=child(self))
         self.register_outputs({"deployment": APP, "image": args.image})
 
     def _service_account(self, namespace: str) -> k8s.core.v1.ServiceAccount:

@@ -18,7 +18,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.names import BACKUPPER_APP, CAPABLE_LABELS, MANAGED_BY, ZONE_LABEL, registration_label
+from components.cron_schedule import schedule_period_seconds
+from components.names import BACKUPPER_APP, CAPABLE_LABELS, DRILL_APP, MANAGED_BY, ZONE_LABEL, registration_label
 from components.options import WaitingComponent, child
 
 OPERATOR_METRICS_SERVICE = "scone-controller-manager-metrics-service"
@@ -47,6 +48,8 @@ class MonitoringArgs:
     min_capable_nodes: int
     #: Seconds between backups, when the stack runs the backupper.
     backup_interval: int | None
+    #: Cron schedule of the restore drill (backup.restoreDrill.schedule); None: no drill.
+    drill_schedule: str | None = None
 
 
 def ksm_label(key: str) -> str:
@@ -163,7 +166,42 @@ def alert_rules(args: MonitoringArgs) -> list[dict[str, Any]]:
                 },
             ]
         )
+    if args.backup_interval is not None and args.drill_schedule:
+        rules.append(restore_drill_rule(args, args.drill_schedule))
     return rules
+
+
+def restore_drill_rule(args: MonitoringArgs, schedule: str) -> dict[str, Any]:
+    """The last passed restore drill is older than twice the schedule's longest gap (or none passed).
+
+    The drill is a CronJob, so kube-state-metrics carries its result and age: the time of the last
+    Job that succeeded, kept in the CronJob's status across pod and Prometheus restarts.
+    """
+    ns_svc = args.services_namespace
+    limit = 2 * schedule_period_seconds(schedule)
+    cron_job = f'{{namespace="{ns_svc}", cronjob="{DRILL_APP}"}}'
+    passed = f"max(kube_cronjob_status_last_successful_time{cron_job})"
+    return {
+        "alert": "SconeCasRestoreDrillOverdue",
+        "expr": f"time() - {passed} > {limit}"
+        f" or (time() - max(kube_cronjob_created{cron_job}) > {limit} unless on() {passed})",
+        "for": "15m",
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "No CAS database restore drill has passed for twice its schedule's period",
+            "description": f"CronJob {DRILL_APP} in {ns_svc} has had no successful drill for more than {limit} s"
+            f" (2 x the longest gap of '{schedule}'). The newest backup set"
+            " may not be restorable.",
+            "runbook": f"1. `kubectl get jobs -n {ns_svc} -l app.kubernetes.io/name={DRILL_APP}`, then"
+            f" `kubectl logs job/<newest> -n {ns_svc}`: the line `restore drill FAILED: ...` names the set and"
+            " the object or file at fault (exit codes: backupper/README.md). No Job at all: the CronJob is"
+            " suspended or cannot create pods (`kubectl describe cronjob`). 2. Re-run it on demand:"
+            " `scone-ops backup drill --stack <env>`. 3. A damaged or missing object in the newest set: take a"
+            " new backup (`scone-ops backup now --stack <env>`) and drill again; keep the damaged set for"
+            " investigation (`scone-backupper list --all`), never delete sets by hand. 4. Encryption key"
+            " errors: the Secret's ENCRYPTION_KEY no longer matches the sets; restore the old key.",
+        },
+    }
 
 
 def dashboard(args: MonitoringArgs) -> dict[str, Any]:

@@ -13,6 +13,8 @@ MANAGED_BY: dict[str, str] = {"app.kubernetes.io/managed-by": "scone-stack"}
 INJECT_PULL_SECRET: dict[str, str] = {"sconeapps/inject-pull-secret": "true"}
 #: Name (and app label) of the CAS DB backupper's Deployment, ServiceAccount and Role.
 BACKUPPER_APP = "scone-cas-db-backupper"
+#: Name (and app label) of the scheduled restore drill's CronJob.
+DRILL_APP = f"{BACKUPPER_APP}-drill"
 #: The Secret the backupper reads its S3 settings from, in the services namespace (the guide's name).
 BACKUP_SECRET_NAME = "s3-bucket-scone-cas-db-backupper"  # noqa: S105 - a Secret's name, not a secret
 #: Registry path of the SCONE images when the stack names none (images.repository).

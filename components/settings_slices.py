@@ -147,6 +147,7 @@ def backupper_args(spec: SconeSpec) -> BackupperArgs:
         image=spec.backupper_image,
         node_selector=dict(spec.serviceNodeSelector),
         pull_secret_name=spec.images.pullSecretName,
+        drill_schedule=spec.backup.restoreDrill.cron,
     )
 
 
@@ -164,4 +165,5 @@ def monitoring_args(spec: SconeSpec) -> MonitoringArgs:
         has_cas=spec.has_cas,
         min_capable_nodes=spec.cas.minCapableNodesInZone,
         backup_interval=spec.backup.interval if runs_backupper else None,
+        drill_schedule=spec.backup.restoreDrill.cron,
     )

@@ -1,4 +1,4 @@
-"""The `scone-backupper` command line: run, loop, list, verify, restore.
+"""The `scone-backupper` command line: run, loop, list, verify, restore, drill.
 
 Why one exit code per failure class (see errors.py): a CronJob, the Deployment's restart policy or
 an operator at a terminal can react to "bad setting" (2) differently from "S3 down" (6) or
@@ -20,6 +20,7 @@ from typing import Any
 
 from . import __version__
 from .backup import open_store, run_once
+from .drill import run_drill
 from .errors import (
     EXIT_INTERNAL,
     EXIT_OK,
@@ -63,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("--set", required=True, help="Set id or 'latest'.")
     restore.add_argument("--target", required=True, type=Path, help="Directory to write into.")
+    sub.add_parser(
+        "drill",
+        parents=[common],
+        help="Restore the newest set into a temporary directory, check it, remove it.",
+    )
     return parser
 
 
@@ -267,6 +273,30 @@ def cmd_restore(
     return EXIT_OK
 
 
+def cmd_drill(settings: BackupperSettings, stop: threading.Event) -> int:
+    """`drill`: a restore of the newest set that is checked and then thrown away (drill.py)."""
+    try:
+        report = run_drill(settings, stop)
+    except BackupperError as exc:
+        print(f"restore drill FAILED: {redact(str(exc))}")
+        raise
+    log_event(
+        log,
+        logging.INFO,
+        "drill passed",
+        set_id=report.set_id,
+        size=report.size,
+        files=list(report.files),
+        duration_seconds=round(report.duration_seconds, 3),
+        peak_rss_bytes=peak_rss_bytes(),
+    )
+    print(
+        f"restore drill OK: set {report.set_id} ({report.size} bytes) restored and checked as a "
+        f"--cas-database-recovery directory ({', '.join(report.files)}); the copy is removed"
+    )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `scone-backupper` console script."""
     pin_mmap_threshold()
@@ -285,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "list": lambda: cmd_list(settings, stop, args),
             "verify": lambda: cmd_verify(settings, stop, args),
             "restore": lambda: cmd_restore(settings, stop, args),
+            "drill": lambda: cmd_drill(settings, stop),
         }
         return commands[args.command]()
     except BackupperError as exc:

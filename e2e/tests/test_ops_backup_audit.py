@@ -137,6 +137,30 @@ def test_backup_now_runs_a_job_made_from_the_backupper_deployment(cluster: Local
     assert env_of == {**{e["name"]: e.get("value") for e in dpod["containers"][0]["env"]}, "METRICS_PORT": "0"}
 
 
+def test_backup_drill_passes_on_the_newest_set_and_names_a_corrupted_object(cluster: LocalCluster,
+                                                                          env: dict[str, Any], tmp_path: Path) -> None:
+    set_id = _backup_local(cluster, env)["sets"][0]["set_id"]
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    drill_env = {"PATH": env["path"], "TMPDIR": str(scratch)}
+    good = ops(cluster, "backup", "drill", env=drill_env)
+    assert good.returncode == 0, good.stderr + good.stdout
+    assert f"restore drill OK: set {set_id}" in good.stdout and "cas.db, cas.key-store" in good.stdout
+    key = f"cas-db/{TARGET.cas_name}/{set_id}/cas.db"
+    original = _client(env["s3"]).get_object(Bucket="ops-e2e", Key=key)["Body"].read()
+    _client(env["s3"]).put_object(Bucket="ops-e2e", Key=key, Body=bytes([original[0] ^ 1]) + original[1:])
+    try:
+        bad = ops(cluster, "backup", "drill", env=drill_env)
+    finally:
+        _client(env["s3"]).put_object(Bucket="ops-e2e", Key=key, Body=original)
+    assert bad.returncode == 7, bad.stderr + bad.stdout
+    assert f"restore drill FAILED: {key}: stored object does not match the manifest" in bad.stdout
+    assert "scone-backupper drill exited 7" in bad.stderr
+    # Neither the restored copy nor the Secret's files outlive a drill, passed or failed.
+    assert list(scratch.iterdir()) == []
+    assert "e2e-ops-secret-value" not in good.stdout + good.stderr + bad.stdout + bad.stderr
+
+
 def test_cas_move_backup_check_passes_with_a_fresh_set_and_refuses_an_empty_bucket(
         cluster: LocalCluster, env: dict[str, Any]) -> None:
     newest = _backup_local(cluster, env)["sets"][0]["set_id"]

@@ -57,6 +57,19 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         " raise retention or lower interval",
     ),
     (
+        "restore drill schedule with four fields",
+        {"backup": {"restoreDrill": {"schedule": "0 3 * *"}}},
+        "scone:backup.restoreDrill.schedule: '0 3 * *' has 4 field(s); allowed: five fields 'minute hour"
+        " day-of-month month day-of-week' (e.g. '0 3 * * 0' = Sundays 03:00) or one of @yearly, @annually,"
+        " @monthly, @weekly, @daily, @midnight, @hourly; empty turns the drill off",
+    ),
+    (
+        "restore drill schedule that never fires",
+        {"backup": {"restoreDrill": {"schedule": "0 3 30 2 *"}}},
+        "scone:backup.restoreDrill.schedule: the schedule never fires (no such day, e.g. 30 February);"
+        " empty turns the drill off",
+    ),
+    (
         "bad label key",
         {"serviceNodeSelector": {"bad key!": "true"}},
         "scone:serviceNodeSelector: label key 'bad key!': name 'bad key!' must be at most 63 characters of letters,"

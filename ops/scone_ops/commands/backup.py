@@ -1,4 +1,4 @@
-"""`scone-ops backup now|list|verify`: the stack's CAS database backups in S3."""
+"""`scone-ops backup now|list|verify|drill`: the stack's CAS database backups in S3."""
 
 from __future__ import annotations
 
@@ -101,3 +101,14 @@ def verify(ops: Ops, set_ref: str) -> int:
     """Download a set and check every size and SHA-256 (`scone-backupper verify`)."""
     return _passthrough(ops, ["verify", "--set", set_ref])
 
+
+
+@group.command(name="drill")
+@common_options
+def drill(ops: Ops) -> int:
+    """Restore the newest set into a private temporary directory, check it, remove it (`scone-backupper drill`).
+
+    The same check the scheduled drill (backup.restoreDrill.schedule) runs, on demand: every
+    checksum of the newest committed set, then the --cas-database-recovery layout.
+    """
+    return _passthrough(ops, ["drill"])
