@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from e2e.harness.charts import preinstall_crds_for_release
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import LocalSconeStack
@@ -92,10 +90,8 @@ def las_names(cluster: LocalCluster) -> list[str]:
     return cluster.kubectl("get", "las", "-o", "name").stdout.split()
 
 
-@pytest.fixture()
-def in_sync(request: pytest.FixtureRequest) -> Iterator[LocalSconeStack]:
-    """The module's stack on the committed local stack file, converged, status Running."""
-    stack: LocalSconeStack = request.getfixturevalue("deployed")
+def converged(stack: LocalSconeStack) -> Iterator[LocalSconeStack]:
+    """The stack on the committed local stack file, converged, status Running; reset afterwards."""
     stack.reconfigure({})
     up(stack)
     first = reconcile(stack, "--once", *FAST)

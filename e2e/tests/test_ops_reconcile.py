@@ -23,6 +23,7 @@ from e2e.harness.tools import Tools
 from e2e.tests.reconcile_support import (
     FAST,
     OPERATOR_NAMESPACE,
+    converged,
     deployed_stack,
     las_names,
     parse,
@@ -40,6 +41,11 @@ UNREACHABLE_CHART = "http://127.0.0.1:9/charts/scone-operator-{version}.tgz"  # 
 def deployed(e2e_tools: Tools, cluster: LocalCluster,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSconeStack]:
     yield deployed_stack(e2e_tools, cluster, tmp_path_factory.mktemp("reconcile-stack"))
+
+
+@pytest.fixture()
+def in_sync(deployed: LocalSconeStack) -> Iterator[LocalSconeStack]:
+    yield from converged(deployed)
 
 
 class PhaseWatch:

@@ -74,7 +74,7 @@ class Outcome:
                 "applied": self.applied, "status": self.status.as_data() if self.status else None}
 
 
-class Busy(Exception):
+class BusyError(Exception):
     """Another update holds the stack's lock."""
 
 
@@ -160,13 +160,13 @@ class _Run:
             self.outcome.attempts = attempt
             try:
                 return self.attempt(phase)
-            except Busy:
+            except BusyError:
                 self.outcome.busy = True
                 self.outcome.phase = self.current.phase if self.current else ""
                 self.outcome.error = "another update holds the stack's lock; this reconcile changed nothing"
                 self.outcome.next_step = "nothing to do: the running update reconciles the stack"
                 return self.outcome
-            except _CasRefused:
+            except _CasRefusedError:
                 return self.refuse_cas()
             except auto.CommandError as err:
                 last_error = self.redact.error_tail(str(err))
@@ -188,7 +188,7 @@ class _Run:
         changes, creates_cas = self.preview()
         self.outcome.changes = changes
         if creates_cas and self.have.cas is not None:
-            raise _CasRefused
+            raise _CasRefusedError
         if not changes:
             self.outcome.phase = "Running"
             self.record("Running")
@@ -227,7 +227,7 @@ class _Run:
                 started.set()  # the update holds the stack's lock from here on
                 try:
                     self.record(phase, attempts=self.outcome.attempts)
-                except Exception as err:  # noqa: BLE001 - a status write must not break the update
+                except Exception as err:
                     self.owner.progress(f"status not recorded: {err}")
 
         self._engine(lambda: self.stack.up(refresh=True, on_event=seen, color="never"))
@@ -236,7 +236,7 @@ class _Run:
         try:
             return call()
         except auto.ConcurrentUpdateError:
-            raise Busy from None
+            raise BusyError from None
 
     def _cas_missing(self, name: str, namespace: str) -> bool:
         return self.owner.kubectl.get_or_none("cas", name, "-n", namespace) is None
@@ -250,7 +250,7 @@ class _Run:
         return self.outcome
 
 
-class _CasRefused(Exception):
+class _CasRefusedError(Exception):
     """The preview would create a CAS that the state already has."""
 
 

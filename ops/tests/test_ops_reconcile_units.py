@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 import pytest
-
 from scone_ops.durations import Duration
 from scone_ops.reconcile_status import MANAGED_BY, PhaseExit, StatusRecord, manifest
 from scone_ops.reconciler import Budget, intent

@@ -41,8 +41,8 @@ from scone_ops.stack_workspace import StackRef
 @click.option("--backoff", type=Duration(), default=10.0, show_default=True, metavar="DURATION",
               help="Pause before the 2nd attempt; doubled for each further one (at most 300 s).")
 @common_options
-def group(ops: Ops, once: bool, interval: float | None, detect_only: bool, cwd: Path, backend_url: str | None,
-          attempts: int, backoff: float) -> int:
+def group(ops: Ops, once: bool, interval: float | None, detect_only: bool,  # noqa: PLR0917 - click passes options
+          cwd: Path, backend_url: str | None, attempts: int, backoff: float) -> int:
     """Bring a stack to its stack file and record the status in the cluster (ConfigMap scone-status).
 
     \b
