@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import click
 import pytest
 from scone_ops.durations import Duration
@@ -68,3 +71,12 @@ def test_durations(text: str, seconds: float) -> None:
 def test_a_bad_duration_names_the_accepted_forms() -> None:
     with pytest.raises(click.BadParameter, match="30s, 5m, 1h"):
         Duration().convert("5 minutes", None, None)
+
+
+def test_readme_phase_exit_code_table_matches_the_code() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("| code | phase | meaning |", 1)[1].split("\n\n", 1)[0]
+    rows = dict(re.findall(r"^\| (\d+) \| (\w+|—) \|", section, flags=re.M))
+    assert {int(code): phase for code, phase in rows.items() if phase != "—"} == {
+        int(PhaseExit.of(p)): p for p in ("Running", "Creating", "Updating", "Repairing", "Error")}
+    assert "9" in rows and PhaseExit.BUSY == 9
