@@ -10,7 +10,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, None: 1}
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType[float, object]):
     """A click type returning seconds; a bad value names the flag and the accepted forms."""
 
     name = "duration"

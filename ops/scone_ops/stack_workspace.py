@@ -136,9 +136,15 @@ def secret_values(stack: auto.Stack) -> list[str]:
 
 
 def last_update(stack: auto.Stack) -> tuple[str, str]:
-    """Version and end time of the newest succeeded `update` (observedGeneration, lastUpdate)."""
-    for entry in stack.history(page_size=20, show_secrets=False):
+    """Generation and end time of the newest succeeded `update` (observedGeneration, lastUpdate).
+
+    The generation is the update's version where the backend numbers updates (Pulumi Cloud); a DIY
+    backend reports version 0, so there it is the update's position in the stack's history.
+    """
+    history = stack.history(show_secrets=False)  # newest first
+    for index, entry in enumerate(history):
         if entry.kind == "update" and entry.result == "succeeded":
             end = entry.end_time.strftime("%Y-%m-%dT%H:%M:%SZ") if entry.end_time else ""
-            return (str(entry.version) if entry.version is not None else "", end)
+            generation = entry.version if entry.version else len(history) - index
+            return (str(generation), end)
     return ("", "")
