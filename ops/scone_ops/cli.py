@@ -17,7 +17,7 @@ from scone_ops.errors import ExitCode, OpsError
 from scone_ops.output import Output
 
 #: Modules under scone_ops.commands, each exporting `group`.
-GROUPS = ("cas", "node", "audit", "backup")
+GROUPS = ("cas", "node", "audit", "backup", "reconcile", "status")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

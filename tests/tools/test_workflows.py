@@ -65,7 +65,7 @@ def steps(document: dict[Any, Any]) -> list[dict[str, Any]]:
 
 def test_every_workflow_passes_actionlint(actionlint: Path) -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {path.name for path in files} == {"ci.yml", "plan-diff.yml", "preview.yml", "release-backupper.yml"}
+    assert {path.name for path in files} == {"ci.yml", "plan-diff.yml", "preview.yml", "reconcile-drift.yml", "release-backupper.yml"}
     result = lint(actionlint, *files)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -109,7 +109,7 @@ def test_the_real_preview_runs_for_each_environment_with_comment_and_policy_pack
     assert preview["if"] == "steps.creds.outputs.configured == 'true'"
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "plan-diff.yml", "preview.yml", "release-backupper.yml"])
+@pytest.mark.parametrize("name", ["ci.yml", "plan-diff.yml", "preview.yml", "reconcile-drift.yml", "release-backupper.yml"])
 def test_no_secret_or_pull_request_text_is_spliced_into_a_shell_script(name: str) -> None:
     for step in steps(workflow(name)):
         script = step.get("run", "")
