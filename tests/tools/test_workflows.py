@@ -27,6 +27,10 @@ CACHE = Path(os.environ.get("SCONE_TOOLS_CACHE", Path.home() / ".cache" / "scone
 WORKFLOWS = PROJECT / ".github" / "workflows"
 
 
+#: Every workflow of the repository.
+WORKFLOW_NAMES = ["ci.yml", "plan-diff.yml", "preview.yml", "reconcile-drift.yml", "release-backupper.yml"]
+
+
 @pytest.fixture(scope="module")
 def actionlint() -> Path:
     """The actionlint binary, built once from the Go module proxy into the cache."""
@@ -65,7 +69,7 @@ def steps(document: dict[Any, Any]) -> list[dict[str, Any]]:
 
 def test_every_workflow_passes_actionlint(actionlint: Path) -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {path.name for path in files} == {"ci.yml", "plan-diff.yml", "preview.yml", "reconcile-drift.yml", "release-backupper.yml"}
+    assert {path.name for path in files} == set(WORKFLOW_NAMES)
     result = lint(actionlint, *files)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -109,7 +113,7 @@ def test_the_real_preview_runs_for_each_environment_with_comment_and_policy_pack
     assert preview["if"] == "steps.creds.outputs.configured == 'true'"
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "plan-diff.yml", "preview.yml", "reconcile-drift.yml", "release-backupper.yml"])
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
 def test_no_secret_or_pull_request_text_is_spliced_into_a_shell_script(name: str) -> None:
     for step in steps(workflow(name)):
         script = step.get("run", "")
