@@ -19,7 +19,7 @@ from e2e.fakes.cluster_store import ClusterStore
 __all__ = ["FakeApiServer", "OwnerWorld", "port_forwards_of_this_test"]
 
 ROOT = Path(__file__).resolve().parents[2]
-FAKES = ROOT / "tests" / "fakes"
+FAKES = ROOT / "e2e" / "fakes"
 
 SENTINEL_DCAP = "SENTINEL-DCAP-7f3a9c1e5b2d4f60"
 SUPPORTED = ["5.8.0", "5.8.1", "5.9.0"]
