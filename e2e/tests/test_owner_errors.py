@@ -17,7 +17,7 @@ import pytest
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
-from e2e.harness.pulumi_env import PulumiWorkspace
+from e2e.harness.pulumi_env import PulumiRun, PulumiWorkspace
 from e2e.harness.tools import Tools
 
 
@@ -39,14 +39,38 @@ def _ws(stack: LocalSconeStack) -> PulumiWorkspace:
     return stack.ws
 
 
-def test_a_failed_plugin_run_reaches_the_user_as_its_message(owner_stack: LocalSconeStack,
-                                                             cluster: LocalCluster) -> None:
+@pytest.fixture(scope="module")
+def failed_run(owner_stack: LocalSconeStack) -> PulumiRun:
+    """An ``up`` whose reading of the public keys fails on every attempt (the plugin's port-forward drops)."""
     control: Path = owner_stack.control  # type: ignore[attr-defined]
     control.write_text(json.dumps({"rules": [{
         "match": "--print-public-keys", "action": "fail", "times": 2,
         "message": "kubectl port-forward: lost connection to pod",
     }]}))
-    up = _ws(owner_stack).run("up", "--yes", "--skip-preview")
+    return _ws(owner_stack).run("up", "--yes", "--skip-preview")
+
+
+@pytest.fixture(scope="module")
+def adopting_run(owner_stack: LocalSconeStack, failed_run: PulumiRun) -> PulumiRun:
+    """The next ``up``, once the plugin answers again."""
+    return _ws(owner_stack).run("up", "--yes", "--skip-preview")
+
+
+@pytest.fixture(scope="module")
+def preflight_failure(owner_stack: LocalSconeStack, adopting_run: PulumiRun) -> Iterator[PulumiRun]:
+    """An ``up`` whose owner preflight fails (the owner's target directory is missing); undone afterwards."""
+    original = dict(owner_stack.overrides)
+    provisioning = {**original["scone:provisioning"], "targetDir": "/nonexistent/owner-target"}
+    owner_stack.reconfigure({**original, "scone:provisioning": provisioning})
+    try:
+        yield _ws(owner_stack).run("up", "--yes", "--skip-preview")
+    finally:
+        owner_stack.reconfigure(original)
+
+
+def test_a_failed_plugin_run_reaches_the_user_as_its_message(owner_stack: LocalSconeStack,
+                                                             failed_run: PulumiRun) -> None:
+    up = failed_run
     assert up.returncode != 0, up.output[-6000:]
     assert "PluginError: reading the CAS public keys failed" in up.output, up.output[-6000:]
     assert "ERROR: kubectl port-forward: lost connection to pod" in up.output
@@ -54,19 +78,15 @@ def test_a_failed_plugin_run_reaches_the_user_as_its_message(owner_stack: LocalS
     assert owner_stack.dcap_key not in up.output
 
 
-def test_the_next_up_adopts_the_cas_the_failed_run_provisioned(owner_stack: LocalSconeStack,
-                                                               cluster: LocalCluster) -> None:
-    up = _ws(owner_stack).run("up", "--yes", "--skip-preview")
-    assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
+def test_the_next_up_adopts_the_cas_the_failed_run_provisioned(owner_stack: LocalSconeStack, cluster: LocalCluster,
+                                                               adopting_run: PulumiRun) -> None:
+    assert adopting_run.returncode == 0, adopting_run.output[-8000:] + "\n" + cluster.dump_logs(8)
     assert set(_ws(owner_stack).outputs()["owner"]["publicKeys"]) == {
         "casKey", "casSoftwareKey", "casSessionEncryptionKey", "casCert"}
 
 
-def test_a_preflight_failure_reaches_the_user_as_its_message(owner_stack: LocalSconeStack,
-                                                             cluster: LocalCluster) -> None:
-    provisioning = {**owner_stack.overrides["scone:provisioning"], "targetDir": "/nonexistent/owner-target"}
-    owner_stack.reconfigure({**owner_stack.overrides, "scone:provisioning": provisioning})
-    up = _ws(owner_stack).run("up", "--yes", "--skip-preview")
+def test_a_preflight_failure_reaches_the_user_as_its_message(preflight_failure: PulumiRun) -> None:
+    up = preflight_failure
     assert up.returncode != 0, up.output[-6000:]
     assert "PreflightError: kubectl-provision cannot run here:" in up.output, up.output[-6000:]
     assert "provisioning.targetDir '/nonexistent/owner-target' does not exist" in up.output
