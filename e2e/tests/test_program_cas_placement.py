@@ -58,7 +58,9 @@ def _labels(cluster: LocalCluster, node: str) -> dict[str, Any]:
     return labels
 
 
-def test_provisioned_cas_gets_its_zone_nodes_registered(owner_stack: LocalSconeStack, cluster: LocalCluster) -> None:
+@pytest.fixture(scope="module")
+def provisioned(owner_stack: LocalSconeStack, cluster: LocalCluster) -> tuple[str, str, str]:
+    """CAS provisioned and HEALTHY, both SGX nodes of its zone registered; (zone, CAS node, other node)."""
     up = _ws(owner_stack).run("up", "--yes", "--skip-preview")
     assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
 
@@ -67,18 +69,36 @@ def test_provisioned_cas_gets_its_zone_nodes_registered(owner_stack: LocalSconeS
         return status.get("phase") == "HEALTHY"
 
     wait_until("CAS provisioned and HEALTHY", healthy, cluster.children, attempts=600)
-    _, node, other = _placement(cluster)
+    zone, node, other = _placement(cluster)
 
     def registered() -> bool:
         return all(_labels(cluster, name).get(REGISTERED) == "true" for name in (node, other))
 
     wait_until(f"{node} and {other} registered", registered, cluster.children, attempts=600)
+    return zone, node, other
+
+
+@pytest.fixture
+def other_node_cordoned(cluster: LocalCluster, provisioned: tuple[str, str, str]) -> Iterator[tuple[str, str, str]]:
+    """The zone's other SGX node cordoned for the test, uncordoned after it."""
+    cluster.kubectl("cordon", provisioned[2])
+    try:
+        yield provisioned
+    finally:
+        cluster.kubectl("uncordon", provisioned[2])
+
+
+def test_provisioned_cas_gets_its_zone_nodes_registered(
+    cluster: LocalCluster, provisioned: tuple[str, str, str]
+) -> None:
+    _, node, other = provisioned
+    assert all(_labels(cluster, name).get(REGISTERED) == "true" for name in (node, other))
 
 
 def test_preview_reports_the_zone_the_node_and_two_capable_nodes(
-    owner_stack: LocalSconeStack, cluster: LocalCluster
+    owner_stack: LocalSconeStack, provisioned: tuple[str, str, str]
 ) -> None:
-    zone, node, other = _placement(cluster)
+    zone, node, other = provisioned
     preview = _ws(owner_stack).run("preview")
     assert preview.returncode == 0, preview.output[-6000:]
     assert f"zone '{zone}', running on node '{node}'" in preview.output, preview.output[-4000:]
@@ -87,10 +107,9 @@ def test_preview_reports_the_zone_the_node_and_two_capable_nodes(
 
 
 def test_cordoning_the_other_node_fails_the_next_preview_with_zone_nodes_and_what_to_do(
-    owner_stack: LocalSconeStack, cluster: LocalCluster
+    owner_stack: LocalSconeStack, other_node_cordoned: tuple[str, str, str]
 ) -> None:
-    zone, node, other = _placement(cluster)
-    cluster.kubectl("cordon", other)
+    zone, node, _ = other_node_cordoned
     preview = _ws(owner_stack).run("preview")
     assert preview.returncode != 0, preview.output[-4000:]
     text = preview.output
@@ -100,19 +119,25 @@ def test_cordoning_the_other_node_fails_the_next_preview_with_zone_nodes_and_wha
 
 
 def test_placement_check_warn_lets_the_preview_pass_with_the_warning(
-    owner_stack: LocalSconeStack, cluster: LocalCluster
+    owner_stack: LocalSconeStack, other_node_cordoned: tuple[str, str, str]
 ) -> None:
-    _, node, other = _placement(cluster)
-    owner_stack.reconfigure({**owner_stack.overrides, "scone:cas": {"placementCheck": "warn"}})
-    preview = _ws(owner_stack).run("preview")
+    _, node, _ = other_node_cordoned
+    original = dict(owner_stack.overrides)
+    owner_stack.reconfigure({**original, "scone:cas": {"placementCheck": "warn"}})
+    try:
+        preview = _ws(owner_stack).run("preview")
+    finally:
+        owner_stack.reconfigure(original)
     assert preview.returncode == 0, preview.output[-6000:]
     assert f"only 1 node(s) there can take it over ({node})" in preview.output
     assert "placementCheck is warn" in preview.output
-    cluster.kubectl("uncordon", other)
-    owner_stack.reconfigure({key: value for key, value in owner_stack.overrides.items() if key != "scone:cas"})
 
 
-def test_with_the_node_back_the_preview_passes_again(owner_stack: LocalSconeStack) -> None:
+def test_with_the_node_back_the_preview_passes_again(
+    owner_stack: LocalSconeStack, cluster: LocalCluster, provisioned: tuple[str, str, str]
+) -> None:
+    cluster.kubectl("cordon", provisioned[2])
+    cluster.kubectl("uncordon", provisioned[2])
     preview = _ws(owner_stack).run("preview")
     assert preview.returncode == 0, preview.output[-6000:]
     assert "(2 of at least 2)" in preview.output

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -54,12 +56,35 @@ def _exists(cluster: LocalCluster, *args: str) -> bool:
     return cluster.kubectl("get", *args, check=False).returncode == 0
 
 
-def _data_and_crds_are_there(cluster: LocalCluster) -> None:
-    assert _exists(cluster, "cas", "cas", "-n", SERVICES_NAMESPACE), "the CAS CR is gone"
-    for pvc in ("database-cas-0", "database-snapshots-cas-0"):
-        assert _exists(cluster, "pvc", pvc, "-n", SERVICES_NAMESPACE), f"PVC {pvc} is gone"
-    assert _exists(cluster, "namespace", SERVICES_NAMESPACE), "the services namespace is gone"
-    assert _exists(cluster, "crd", CAS_CRD), "the SCONE CRDs are gone"
+def _data_and_crds(cluster: LocalCluster) -> dict[str, bool]:
+    """Which of the CAS CR, its PVCs, the services namespace and the SCONE CRDs exist now."""
+    return {
+        "the CAS CR": _exists(cluster, "cas", "cas", "-n", SERVICES_NAMESPACE),
+        **{f"PVC {pvc}": _exists(cluster, "pvc", pvc, "-n", SERVICES_NAMESPACE)
+           for pvc in ("database-cas-0", "database-snapshots-cas-0")},
+        "the services namespace": _exists(cluster, "namespace", SERVICES_NAMESPACE),
+        "the SCONE CRDs": _exists(cluster, "crd", CAS_CRD),
+    }
+
+
+def _all_there(found: dict[str, bool]) -> None:
+    assert all(found.values()), f"gone: {[name for name, there in found.items() if not there]}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the story: the CLI run, what exists right after it, and the stack's resources."""
+
+    run: PulumiRun
+    data: dict[str, bool]
+    las_left: bool
+    resources: list[dict[str, Any]]
+
+
+def _stage(ws: PulumiWorkspace, cluster: LocalCluster, run: PulumiRun) -> Stage:
+    exported = json.loads(ws.run("stack", "export", check=True).stdout)["deployment"].get("resources") or []
+    las_left = bool(cluster.kubectl("get", "las", "-o", "name").stdout.strip())
+    return Stage(run, _data_and_crds(cluster), las_left, exported)
 
 
 def _cas_urn(ws: PulumiWorkspace) -> str:
@@ -68,66 +93,91 @@ def _cas_urn(ws: PulumiWorkspace) -> str:
     return str(next(r["urn"] for r in resources if r["type"] == "kubernetes:services.scone.cloud/v1beta1:CAS"))
 
 
-def test_install_runs_a_cas_with_its_volumes(local: LocalSconeStack, cluster: LocalCluster) -> None:
-    _ok(_ws(local).run("up", "--yes", "--skip-preview"), cluster)
+@pytest.fixture(scope="module")
+def installed(local: LocalSconeStack, cluster: LocalCluster) -> Stage:
+    """The stack installed, its CAS HEALTHY."""
+    ws = _ws(local)
+    up = _ok(ws.run("up", "--yes", "--skip-preview"), cluster)
 
     def healthy() -> bool:
         status = cluster.kubectl_json("get", "cas", "cas", "-n", SERVICES_NAMESPACE).get("status") or {}
         return status.get("state") == "HEALTHY"
 
     wait_until("CAS HEALTHY", healthy, cluster.children, attempts=600)
-    _data_and_crds_are_there(cluster)
+    return _stage(ws, cluster, up)
 
 
-def test_the_stack_forgets_its_cas_the_documented_way_and_the_cas_keeps_running(
-    local: LocalSconeStack, cluster: LocalCluster
-) -> None:
+@pytest.fixture(scope="module")
+def forgotten(local: LocalSconeStack, cluster: LocalCluster, installed: Stage) -> Stage:
+    """The stack forgets its CAS the documented way: unprotect it, skipCas + cas.removeFromStack, up."""
     ws = _ws(local)
     ws.run("state", "unprotect", _cas_urn(ws), "--yes", check=True)
     local.reconfigure(FORGET)
-    up = _ok(ws.run("up", "--yes", "--skip-preview"), cluster)
-    # The program read the cluster: the CAS still runs, so it keeps the namespace and release protected.
-    assert "still run(s) in namespace 'osc-scone-system'" in up.output, up.output[-4000:]
-    exported = json.loads(ws.run("stack", "export", check=True).stdout)["deployment"]["resources"]
-    assert not any(r["type"].endswith(":CAS") for r in exported), "the stack still holds the CAS"
-    protected = {r["type"]: r.get("protect", False) for r in exported if r["type"] in (
-        "kubernetes:core/v1:Namespace", "kubernetes:helm.sh/v3:Release")}
-    assert protected == {"kubernetes:core/v1:Namespace": True, "kubernetes:helm.sh/v3:Release": True}
-    _data_and_crds_are_there(cluster)
+    return _stage(ws, cluster, _ok(ws.run("up", "--yes", "--skip-preview"), cluster))
 
 
-def test_destroy_is_refused_with_the_reason_and_the_removal_steps_and_deletes_nothing(
-    local: LocalSconeStack, cluster: LocalCluster
-) -> None:
+@pytest.fixture(scope="module")
+def plain_destroy(local: LocalSconeStack, cluster: LocalCluster, forgotten: Stage) -> Stage:
+    """A plain ``pulumi destroy`` of the stack that forgot its CAS."""
     ws = _ws(local)
-    down = ws.run("destroy", "--yes", "--skip-preview")
-    assert down.returncode != 0, down.output[-4000:]
-    text = down.output
-    assert "CAS cas still exist(s) in namespace 'osc-scone-system'" in text, text[-4000:]
-    for step in ("--local-backup", "kubectl delete cas cas -n osc-scone-system", "database-cas-0", "helm uninstall"):
-        assert step in text, step
-    _data_and_crds_are_there(cluster)
-    assert cluster.kubectl("get", "las", "-o", "name").stdout.strip(), "destroy deleted LAS before refusing"
+    return _stage(ws, cluster, ws.run("destroy", "--yes", "--skip-preview"))
 
 
-def test_destroy_is_refused_even_with_every_protection_lifted(local: LocalSconeStack, cluster: LocalCluster) -> None:
+@pytest.fixture(scope="module")
+def unprotected_destroy(local: LocalSconeStack, cluster: LocalCluster, plain_destroy: Stage) -> Stage:
+    """``pulumi destroy`` after ``pulumi state unprotect --all``."""
     ws = _ws(local)
     ws.run("state", "unprotect", "--all", "--yes", check=True)
-    down = ws.run("destroy", "--yes", "--skip-preview")
-    assert down.returncode != 0
-    assert "CAS cas still exist(s)" in down.output, down.output[-4000:]
-    _data_and_crds_are_there(cluster)
+    return _stage(ws, cluster, ws.run("destroy", "--yes", "--skip-preview"))
 
 
-def test_after_the_explicit_removal_destroy_goes_through_and_retains_namespace_and_crds(
-    local: LocalSconeStack, cluster: LocalCluster
-) -> None:
+@pytest.fixture(scope="module")
+def destroy_after_removal(local: LocalSconeStack, cluster: LocalCluster, unprotected_destroy: Stage) -> Stage:
+    """The explicit removal (CAS CR and its PVCs deleted by hand), then ``pulumi destroy``."""
     cluster.kubectl("delete", "cas", "cas", "-n", SERVICES_NAMESPACE)
     cluster.kubectl("delete", "pvc", "database-cas-0", "database-snapshots-cas-0", "-n", SERVICES_NAMESPACE,
                     "--wait=false")
     wait_until("CAS CR gone", lambda: not _exists(cluster, "cas", "cas", "-n", SERVICES_NAMESPACE),
                cluster.children, attempts=600)
-    _ok(_ws(local).run("destroy", "--yes", "--skip-preview"), cluster)
-    assert _exists(cluster, "namespace", SERVICES_NAMESPACE), "destroy deleted the services namespace"
-    assert _exists(cluster, "crd", CAS_CRD), "destroy uninstalled the chart and its CRDs"
-    assert not cluster.kubectl("get", "las", "-o", "name").stdout.strip(), "LAS should go with the stack"
+    ws = _ws(local)
+    return _stage(ws, cluster, _ok(ws.run("destroy", "--yes", "--skip-preview"), cluster))
+
+
+def test_install_runs_a_cas_with_its_volumes(installed: Stage) -> None:
+    _all_there(installed.data)
+
+
+def test_the_stack_forgets_its_cas_the_documented_way_and_the_cas_keeps_running(forgotten: Stage) -> None:
+    # The program read the cluster: the CAS still runs, so it keeps the namespace and release protected.
+    assert "still run(s) in namespace 'osc-scone-system'" in forgotten.run.output, forgotten.run.output[-4000:]
+    assert not any(r["type"].endswith(":CAS") for r in forgotten.resources), "the stack still holds the CAS"
+    protected = {r["type"]: r.get("protect", False) for r in forgotten.resources if r["type"] in (
+        "kubernetes:core/v1:Namespace", "kubernetes:helm.sh/v3:Release")}
+    assert protected == {"kubernetes:core/v1:Namespace": True, "kubernetes:helm.sh/v3:Release": True}
+    _all_there(forgotten.data)
+
+
+def test_destroy_is_refused_with_the_reason_and_the_removal_steps_and_deletes_nothing(plain_destroy: Stage) -> None:
+    down = plain_destroy.run
+    assert down.returncode != 0, down.output[-4000:]
+    assert "CAS cas still exist(s) in namespace 'osc-scone-system'" in down.output, down.output[-4000:]
+    for step in ("--local-backup", "kubectl delete cas cas -n osc-scone-system", "database-cas-0", "helm uninstall"):
+        assert step in down.output, step
+    _all_there(plain_destroy.data)
+    assert plain_destroy.las_left, "destroy deleted LAS before refusing"
+
+
+def test_destroy_is_refused_even_with_every_protection_lifted(unprotected_destroy: Stage) -> None:
+    down = unprotected_destroy.run
+    assert down.returncode != 0
+    assert "CAS cas still exist(s)" in down.output, down.output[-4000:]
+    _all_there(unprotected_destroy.data)
+
+
+def test_after_the_explicit_removal_destroy_goes_through_and_retains_namespace_and_crds(
+    destroy_after_removal: Stage,
+) -> None:
+    data = destroy_after_removal.data
+    assert data["the services namespace"], "destroy deleted the services namespace"
+    assert data["the SCONE CRDs"], "destroy uninstalled the chart and its CRDs"
+    assert not destroy_after_removal.las_left, "LAS should go with the stack"
