@@ -58,32 +58,9 @@ class Cluster:
     kubectl: str = "kubectl"
 
     def _get(self, resource: str, name: str, namespace: str | None) -> dict[str, Any] | None:
-        args = [self.kubectl, "get", resource, name, "-o", "json", "--ignore-not-found"]
-        if namespace:
-            args += ["-n", namespace]
-        try:
-            proc = subprocess.run(
-                args,
-                check=False,
-                capture_output=True,
-                text=True,
-                timeout=READ_TIMEOUT_SECONDS,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ClusterError(f"`{' '.join(args)}` did not answer within {READ_TIMEOUT_SECONDS} s") from exc
-        except FileNotFoundError as exc:
-            raise ClusterError(f"'{self.kubectl}' is not on PATH: install kubectl") from exc
-        if proc.returncode != 0:
-            if NO_SUCH_KIND in proc.stderr:
-                # The CRD is not installed yet (on a first install the operator chart brings it),
-                # so no object of that kind can exist.
-                return None
-            raise ClusterError(f"`{' '.join(args)}` failed: {clean(proc.stderr, ()).strip()}")
-        if not proc.stdout.strip():
-            return None
-        result: dict[str, Any] = json.loads(proc.stdout)
-        return result
+        """One object, or None when it (or its kind) does not exist."""
+        args = ["get", resource, name, "--ignore-not-found", *(["-n", namespace] if namespace else [])]
+        return read_json(self.kubectl, args)
 
     def namespace_exists(self, namespace: str) -> bool:
         return self._get("namespaces", namespace, None) is not None
