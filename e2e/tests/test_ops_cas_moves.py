@@ -59,15 +59,20 @@ def test_cas_move_moves_cas_within_its_zone_and_uncordons(cas_cluster: LocalClus
 
 def test_cas_move_refuses_without_another_capable_node_and_changes_nothing(
         cas_cluster: LocalCluster, where: dict[str, str]) -> None:
-    cas_cluster.kubectl("label", "node", where["partner"], f"{REG}-")
-    before = snapshot(cas_cluster)
-    nodes = ops(cas_cluster, "cas", "nodes")
-    assert nodes.returncode == 6 and f"NO other node in zone {where['zone']}" in nodes.stdout
-    done = ops(cas_cluster, "cas", "move", SKIP)
-    assert done.returncode == 6
-    assert f"no other node in zone {where['zone']} can take CAS" in done.stderr
-    assert "is not registered for this CAS" in done.stderr and "add an SGX node" in done.stderr
-    assert snapshot(cas_cluster) == before
+    # The partner loses LAS's ok label (its registration label would come straight back: the
+    # simulated backup controller re-registers every capable node of the zone).
+    cas_cluster.kubectl("label", "node", where["partner"], "las.scontain.com/ok-")
+    try:
+        before = snapshot(cas_cluster)
+        nodes = ops(cas_cluster, "cas", "nodes")
+        assert nodes.returncode == 6 and f"NO other node in zone {where['zone']}" in nodes.stdout
+        done = ops(cas_cluster, "cas", "move", SKIP)
+        assert done.returncode == 6
+        assert f"no other node in zone {where['zone']} can take CAS" in done.stderr
+        assert "lacks las.scontain.com/ok=true" in done.stderr and "add an SGX node" in done.stderr
+        assert snapshot(cas_cluster) == before
+    finally:
+        cas_cluster.kubectl("label", "node", where["partner"], "las.scontain.com/ok=true", "--overwrite")
 
 
 def test_cas_move_to_a_node_of_the_other_zone_refuses(cas_cluster: LocalCluster, where: dict[str, str]) -> None:
