@@ -14,8 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,7 @@ from components.backupper import APP, LABELS, backupper_pod_spec
 from components.settings_slices import backupper_args
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.kubectl_containers import install
-from e2e.harness.processes import Child, free_port, start_child, wait_until
+from e2e.harness.moto_s3 import moto_s3
 from e2e.tests.ops_cluster import NS, TARGET, cas_pod, healthy, install_healthy_cas, ops, ops_argv, wait
 
 AUDIT_LINES = [json.dumps({"seq": i, "op": "session created", "sig": uuid.uuid4().hex}) + "\n" for i in range(3)]
@@ -37,20 +35,8 @@ AUDIT_LINES = [json.dumps({"seq": i, "op": "session created", "sig": uuid.uuid4(
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    child: Child = start_child("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               tmp_path_factory.mktemp("moto"))
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):  # noqa: S310 - loopback http
-            return True
-
-    try:
-        wait_until("moto S3 server", up, [child])
+    with moto_s3(tmp_path_factory.mktemp("moto")) as url:
         yield url
-    finally:
-        child.stop()
 
 
 def _client(url: str) -> Any:

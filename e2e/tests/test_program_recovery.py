@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,8 @@ import pytest
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
-from e2e.harness.processes import Child, free_port, start_child, wait_until
+from e2e.harness.moto_s3 import moto_s3
+from e2e.harness.processes import wait_until
 from e2e.harness.pulumi_env import VENV, PulumiRun, PulumiWorkspace
 from e2e.harness.tools import Tools
 
@@ -35,23 +35,8 @@ from e2e.harness.tools import Tools
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto S3 server on loopback; yields its endpoint URL."""
-    port = free_port()
-    logs = tmp_path_factory.mktemp("moto")
-    child: Child = start_child("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               logs)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        import urllib.request
-
-        with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):  # noqa: S310 - loopback http
-            return True
-
-    try:
-        wait_until("moto S3 server", up, [child])
+    with moto_s3(tmp_path_factory.mktemp("moto")) as url:
         yield url
-    finally:
-        child.stop()
 
 
 @pytest.fixture(scope="module")
