@@ -124,7 +124,7 @@ class BackupBucket(WaitingComponent):
             SECRET_NAME,
             metadata={"name": SECRET_NAME, "namespace": namespace, "labels": MANAGED_BY},
             type="Opaque",
-            data=pulumi.Output.secret(source.data),  # type: ignore[arg-type] # SDK typing of secret()
+            data=pulumi.Output.secret(source.data),
             opts=child(self, retain_on_delete=True, additional_secret_outputs=["data", "stringData"]),
         )
 
