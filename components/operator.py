@@ -48,6 +48,25 @@ class OperatorArgs:
     #: A CAS is declared or lives in the cluster: the namespace and the release are then protected.
     guards_cas: bool
     registry_auth: pulumi.Output[str] | None = None
+    #: Where Helm finds ``chart``: a chart repository URL, the version it pins there (or in an OCI
+    #: registry), and the repository's credentials (secret Outputs; they stay secret in the state).
+    chart_source: ChartSource | None = None
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """A chart repository or OCI reference and its credentials, as the Helm release's own options."""
+
+    repository: str | None
+    version: str | None
+    username: pulumi.Output[str] | None = None
+    password: pulumi.Output[str] | None = None
+
+    def repository_opts(self) -> k8s.helm.v3.RepositoryOptsArgs | None:
+        """The Release's ``repository_opts``: the repository and the credentials, or None without either."""
+        if self.repository is None and self.username is None:
+            return None
+        return k8s.helm.v3.RepositoryOptsArgs(repo=self.repository, username=self.username, password=self.password)
 
 
 class SconeOperator(WaitingComponent):
@@ -104,9 +123,12 @@ class SconeOperator(WaitingComponent):
 
     def _release(self, args: OperatorArgs, depends_on: Sequence[pulumi.Resource]) -> k8s.helm.v3.Release:
         values = {"image": args.image, "nodeSelector": dict(args.node_selector)}
+        source = args.chart_source or ChartSource(repository=None, version=None)
         return k8s.helm.v3.Release(
             "scone-operator",
             chart=args.chart,
+            version=source.version,
+            repository_opts=source.repository_opts(),
             name=args.release_name,
             namespace=args.namespace,
             values=values,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 
+from components.chart_access import ChartAccessError, check_chart_access
 from components.config_errors import SpecError
 from components.config_source import read_raw_config
 from components.live_checks import PlacementError
@@ -32,8 +33,11 @@ class Declared:
 
 def declare(cluster: ClusterView) -> Declared:
     """Validate the stack config and declare every resource, reading ``cluster`` (read-only) for what
-    is already there; a bad config raises ``SpecError``, an unsafe CAS placement ``PlacementError``."""
-    spec = validate_spec(read_raw_config(CONFIG_NAMESPACE))
+    is already there; a bad config raises ``SpecError``, a chart repository that refuses the stack's
+    credentials ``ChartAccessError``, an unsafe CAS placement ``PlacementError``."""
+    raw = read_raw_config(CONFIG_NAMESPACE)
+    spec = validate_spec(raw)
+    check_chart_access(spec.operatorChart, spec.serviceVersion, raw.values)
     stack = build_stack(spec, read_secrets(), cluster)
     return Declared(spec=spec, outputs=stack_outputs(stack))
 
@@ -42,7 +46,7 @@ def main() -> None:
     """Run the program against the kubeconfig's cluster; a refusal ends it with the message, not a traceback."""
     try:
         declared = declare(KubectlView())
-    except (SpecError, PlacementError) as error:
+    except (SpecError, ChartAccessError, PlacementError) as error:
         raise pulumi.RunError(str(error)) from None
     for key, value in declared.outputs.items():
         pulumi.export(key, value)

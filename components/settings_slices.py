@@ -15,7 +15,7 @@ from components.backup_bucket import BucketArgs, SecretSource, StoreCredentials
 from components.backupper import BackupperArgs
 from components.cas import CasArgs
 from components.monitoring import MonitoringArgs
-from components.operator import CertManagerArgs, OperatorArgs
+from components.operator import CertManagerArgs, ChartSource, OperatorArgs
 from components.owner.component import CasOwnerArgs
 from components.services import ServicesArgs
 from components.spec import SconeSpec
@@ -43,8 +43,14 @@ def stack_guard_props(spec: SconeSpec, stack: str, project: str) -> dict[str, An
     }
 
 
-def operator_args(spec: SconeSpec, registry_auth: pulumi.Output[str] | None, guards_cas: bool) -> OperatorArgs:
-    """The operator release, its namespace and cert-manager."""
+def operator_args(
+    spec: SconeSpec,
+    registry_auth: pulumi.Output[str] | None,
+    guards_cas: bool,
+    chart_auth: tuple[pulumi.Output[str] | None, pulumi.Output[str] | None] = (None, None),
+) -> OperatorArgs:
+    """The operator release, its namespace and cert-manager; ``chart_auth`` = the chart's (username, password)."""
+    chart = spec.operatorChart
     return OperatorArgs(
         namespace=spec.namespaces.operator,
         release_name=spec.operatorChart.releaseName,
@@ -60,6 +66,13 @@ def operator_args(spec: SconeSpec, registry_auth: pulumi.Output[str] | None, gua
         frozen=not spec.manages_services,
         guards_cas=guards_cas,
         registry_auth=registry_auth,
+        chart_source=ChartSource(
+            repository=chart.repository,
+            version=chart.pinned_version(spec.serviceVersion),
+            # Credentials only where Helm sends them (spec validation refuses them elsewhere).
+            username=chart_auth[0] if chart.is_remote else None,
+            password=chart_auth[1] if chart.is_remote else None,
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from components import support_matrix
 from components.backup_settings import BackupSpec
 from components.labels import DnsLabel, DnsSubdomain, NodeSelector, dns_label_problem
 from components.names import DEFAULT_IMAGE_REPOSITORY, MAX_CAS_NAME
+from components.operator_chart import CREDENTIAL_KEYS, OperatorChartSettings
 from components.owner.config import OwnerSettings
 from components.strict_model import StrictModel
 
@@ -30,6 +31,7 @@ SECRET_KEYS: dict[str, str] = {
     "s3AccessKeyId": "access key id of an S3-compatible store (with backup.s3.endpoint)",
     "s3SecretAccessKey": "secret access key of an S3-compatible store (with backup.s3.endpoint)",
     "registryAuth": "a .dockerconfigjson for the image registry; creates the pull Secrets",
+    **CREDENTIAL_KEYS,
 }
 
 
@@ -78,26 +80,6 @@ class ImageSettings(StrictModel):
                 " letters and digits, joined by . _ - /), without registry, tag or digest"
             )
         return self
-
-
-class OperatorChartSettings(StrictModel):
-    """Where the scone-operator chart comes from (upstream serves a plain tgz per version)."""
-
-    location: str = Field(
-        default="https://raw.githubusercontent.com/scontain/operator/main/scone-operator-{version}.tgz",
-        description="URL or local path of the chart; {version} is replaced by serviceVersion.",
-    )
-    releaseName: DnsLabel = Field(  # noqa: N815
-        default="scone-operator", description="Helm release name."
-    )
-    timeoutSeconds: int = Field(  # noqa: N815
-        default=600,
-        description="How long Helm waits for the operator (and its webhooks) to become ready.",
-    )
-
-    def resolved_location(self, version: str) -> str:
-        """The chart location for ``version``."""
-        return self.location.replace("{version}", version)
 
 
 class CertManagerSettings(StrictModel):

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from components.config_errors import SpecError, did_you_mean, explain
 from components.config_source import RawConfig
+from components.operator_chart import PASSWORD_KEY, USERNAME_KEY, split_nested_credentials
 from components.spec import CONFIG_NAMESPACE, SECRET_KEYS, SconeSpec
 
 
@@ -26,6 +27,8 @@ class StackSecrets:
     s3_access_key_id: pulumi.Output[str] | None
     s3_secret_access_key: pulumi.Output[str] | None
     registry_auth: pulumi.Output[str] | None
+    chart_username: pulumi.Output[str] | None = None
+    chart_password: pulumi.Output[str] | None = None
 
 
 def validate_spec(raw: RawConfig) -> SconeSpec:
@@ -38,7 +41,9 @@ def validate_spec(raw: RawConfig) -> SconeSpec:
                 f" ({SECRET_KEYS[key]}). Remove it from {raw.stack_file} and set it with"
                 f" `pulumi config set --secret {key} <value>`"
             )
-    plain = {key: typed_top_level(key, value) for key, value in raw.values.items() if key not in SECRET_KEYS}
+    values, nested = split_nested_credentials(raw.values)
+    problems.extend(nested)
+    plain = {key: typed_top_level(key, value) for key, value in values.items() if key not in SECRET_KEYS}
     try:
         spec = SconeSpec.model_validate(plain)
     except ValidationError as error:
@@ -46,6 +51,7 @@ def validate_spec(raw: RawConfig) -> SconeSpec:
         problems = [_with_secret_hint(problem) for problem in problems]
         raise SpecError(raw.stack_file, problems) from None
     problems.extend(_credential_problems(spec, raw))
+    problems.extend(spec.operatorChart.credential_problems(raw.values))
     if problems:
         raise SpecError(raw.stack_file, problems)
     return spec
@@ -100,4 +106,6 @@ def read_secrets() -> StackSecrets:
         s3_access_key_id=config.get_secret("s3AccessKeyId"),
         s3_secret_access_key=config.get_secret("s3SecretAccessKey"),
         registry_auth=config.get_secret("registryAuth"),
+        chart_username=config.get_secret(USERNAME_KEY),
+        chart_password=config.get_secret(PASSWORD_KEY),
     )

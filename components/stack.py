@@ -59,8 +59,9 @@ def build_stack(spec: SconeSpec, secrets: StackSecrets, cluster: ClusterView) ->
     guard = StackGuard("stack-guard", slices.stack_guard_props(spec, pulumi.get_stack(), pulumi.get_project()))
     owner = owner_gate(slices.owner_args(spec, secrets), guard) if spec.has_cas else None
     first = [guard, *([owner.gate] if owner is not None else [])]
+    chart_auth = (secrets.chart_username, secrets.chart_password)
     operator = SconeOperator(
-        "scone-operator", slices.operator_args(spec, secrets.registry_auth, protect_cas), waits_for=first
+        "scone-operator", slices.operator_args(spec, secrets.registry_auth, protect_cas, chart_auth), waits_for=first
     )
     services = SconeServices(
         "scone-services",

@@ -25,6 +25,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components.chart_access import ChartAccessError
 from components.config_errors import SpecError
 from components.config_source import stack_file
 from components.live_checks import PlacementError
@@ -249,7 +250,7 @@ def evaluate(
                 spec, outputs = declared.spec, declared.outputs
             else:
                 outputs = program()
-        except (SpecError, PlacementError) as refusal:
+        except (SpecError, ChartAccessError, PlacementError) as refusal:
             error = str(refusal)
             return
         resolved: dict[str, Any] | None = _sync_await(pulumi.Output.from_input(outputs).future())
