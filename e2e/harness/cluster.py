@@ -29,6 +29,7 @@ from e2e.harness.operator_sim import OPERATOR_DEPLOYMENT
 from e2e.harness.pki import Pki, make_pki
 from e2e.harness.processes import Child, free_port, start_child, wait_until
 from e2e.harness.tools import REPO_ROOT, Tools
+from e2e.harness.upstream_charts import cert_manager_crds
 
 KUBE_VERSION = "v1.26.13"
 POD_CIDR = "10.244.0.0/16"  # fake pod IPs: data only, never dialled
@@ -214,6 +215,7 @@ class LocalCluster:
             sys.executable, "-m", "e2e.harness.simulators",
             "--server", self.server, "--ca", str(self.pki.ca_cert),
             "--cert", str(self.pki.admin_cert), "--key", str(self.pki.admin_key),
+            "--work-dir", str(self.dir / "webhook-pki"),
         ], logs, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT)
 
     # ---- helpers for tests and humans --------------------------------------------------
@@ -252,6 +254,17 @@ class LocalCluster:
             return int(status.get("readyReplicas") or 0) >= 1
 
         wait_until("the operator Deployment to be ready", ready, self.children, attempts=600, interval=0.2)
+
+    def install_cert_manager_crds(self, chart_tgz: Path) -> None:
+        """cert-manager's CRDs as the chart ``chart_tgz`` vendors them, established.
+
+        What a cluster with cert-manager installed has; its controllers are not run here (the
+        simulators issue the operator's webhook certificate and inject the CA).
+        """
+        crds = cert_manager_crds(chart_tgz)
+        self.kubectl_apply(crds)
+        for crd in crds:
+            self.kubectl("wait", "--for=condition=Established", "--timeout=300s", f"crd/{crd['metadata']['name']}")
 
     def dump_logs(self, lines: int = 40) -> str:
         """Last lines of every child's log, for failure messages."""

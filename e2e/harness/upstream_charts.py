@@ -69,3 +69,23 @@ def chart_documents(tgz: Path, kind: str, namespace: str) -> list[dict[str, Any]
             text = handle.read().decode().replace("{{.Release.Namespace}}", namespace)
             docs.extend(d for d in yaml.safe_load_all(text) if isinstance(d, dict))
     return docs
+
+
+def cert_manager_crds(tgz: Path) -> list[dict[str, Any]]:
+    """cert-manager's own CRDs (Issuer, Certificate, ...) from the chart's ``cert-manager`` sub-chart.
+
+    Scontain's chart vendors cert-manager's chart (``charts/cert-manager``, the version its
+    Chart.lock pins) whose ``templates/crds.yaml`` holds cert-manager's CRDs behind
+    ``installCRDs``. Its only template lines are that condition and metadata labels; dropping
+    them leaves the CRDs as cert-manager installs them, schemas untouched.
+    """
+    with tarfile.open(tgz, "r:gz") as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/charts/cert-manager/templates/crds.yaml"))
+        handle = tar.extractfile(member)
+        assert handle is not None
+        lines = handle.read().decode().splitlines()
+    plain = "\n".join(line for line in lines if "{{" not in line)
+    docs = [doc for doc in yaml.safe_load_all(plain) if isinstance(doc, dict) and doc.get("kind")]
+    for doc in docs:
+        doc["metadata"]["labels"] = {"app.kubernetes.io/name": "cert-manager"}
+    return docs
