@@ -8,8 +8,9 @@ the LAS, SGXPlugin and CAS status:
 - It acts only while the operator is installed: a Deployment named
   `scone-controller-manager` with a ready replica (what the local chart creates).
   Without it, CRs get no status, as in a real cluster.
-- LAS / SGXPlugin (cluster-scoped): state HEALTHY, version from `spec.image`'s tag,
-  per-node maps over the SGX nodes (`sgx.intel.com/capable=true`, LAS nodeSelector).
+- LAS / SGXPlugin (cluster-scoped): state HEALTHY, per-node maps over the SGX nodes
+  (`sgx.intel.com/capable=true`, LAS nodeSelector); LAS also its version from `spec.image`'s
+  tag (Scontain's SGXPlugin status schema has no version, so the real API server would prune it).
 - CAS: creates StatefulSet `<cas>` (1 replica, owner-referenced to the CR, requests
   one `sgx.intel.com/enclave`), volume claim templates `database` (PVC
   `database-<cas>-0`) and `database-snapshots`, Service `<cas>` and PDB `<cas>`
@@ -127,9 +128,7 @@ class OperatorSim:
             "capacitySGXDevicesPerNode": {x: cap for x in names},
             "availableSGXDevicesPerNode": {x: cap for x in names},
             "usedSGXDevicesPerNode": {x: 0 for x in names},
-            "servingReplicasPerNode": {x: 1 for x in names},
             "sgxDeviceAlert": 0, "sgxReplicaAlert": 0,
-            "version": image_tag(spec.get("image", "")),
         })
 
     # ---- CAS ------------------------------------------------------------------------------
