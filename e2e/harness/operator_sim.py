@@ -27,6 +27,7 @@ the LAS, SGXPlugin and CAS status:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -47,6 +48,11 @@ def image_tag(image: str) -> str:
     """`registry/x/cas:5.8.0` -> `5.8.0`; `unknown` when there is no tag."""
     last = image.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else "unknown"
+
+
+def _fake_las_key(node: str) -> str:
+    """A stable stand-in for the public key the LAS on ``node`` reports (64 hex digits)."""
+    return hashlib.sha256(f"las-{node}".encode()).hexdigest()
 
 
 def _owner_ref(cr: JsonObj) -> JsonObj:
@@ -105,9 +111,12 @@ class OperatorSim:
         selector = dict(spec.get("nodeSelector") or {})
         selector.setdefault(SGX_LABEL, "true")
         nodes = self._sgx_nodes(selector)
+        now = int(time.time())
+        # Every field Scontain's LAS status schema requires per node (a write without one is refused).
         per_node = {n["metadata"]["name"]: {
             "isReady": True, "hasDCAPQuote": bool(spec.get("dcapKey")), "hasEPIDQuote": False,
-            "lasProbeAlert": 0, "errorMessages": []} for n in nodes}
+            "lasProbeAlert": 0, "errorMessages": [], "publicKey": _fake_las_key(n["metadata"]["name"]),
+            "lastComputedAt": now, "lastRunningStartedAt": now, "lastProbedAt": now} for n in nodes}
         self._patch_status(f"{BASE}/las/{cr['metadata']['name']}", cr, {
             "state": "HEALTHY", "version": image_tag(spec.get("image", "")),
             "desiredNumberScheduled": len(nodes), "numberAvailable": len(nodes),
@@ -128,7 +137,7 @@ class OperatorSim:
             "capacitySGXDevicesPerNode": {x: cap for x in names},
             "availableSGXDevicesPerNode": {x: cap for x in names},
             "usedSGXDevicesPerNode": {x: 0 for x in names},
-            "sgxDeviceAlert": 0, "sgxReplicaAlert": 0,
+            "sgxDeviceAlert": {x: 0 for x in names}, "sgxReplicaAlert": 0,
         })
 
     # ---- CAS ------------------------------------------------------------------------------

@@ -209,3 +209,22 @@ def test_with_the_operator_down_its_webhooks_fail_closed_and_cr_writes_are_refus
         cluster.kubectl("scale", "deployment", "scone-controller-manager", "-n", namespace, "--replicas=1")
         wait_until("the operator to be back", lambda: ready_replicas() == 1, cluster.children, attempts=600,
                    interval=0.2)
+
+
+def test_the_simulated_operator_reports_status_the_real_schemas_accept(
+    stack: LocalSconeStack, installed: PulumiRun, cluster: LocalCluster
+) -> None:
+    """The real schemas require fields (LAS per-node keys and timestamps, SGXPlugin per-node alert
+    maps) that the stand-in chart's permissive CRDs never asked for; a status write without them is
+    refused, and nothing reads HEALTHY."""
+    services = _ws(stack).outputs()["namespaces"]["services"]
+
+    def state(*resource: str) -> str:
+        return str((cluster.kubectl_json("get", *resource).get("status") or {}).get("state"))
+
+    wait_until("LAS, SGXPlugin and CAS status", lambda: state("las.base.scone.cloud", "las") == "HEALTHY"
+               and state("sgxplugin.base.scone.cloud", "sgxplugin") == "HEALTHY"
+               and state("cas.services.scone.cloud", "cas", "-n", services) == "HEALTHY",
+               cluster.children, attempts=600, interval=0.5)
+    nodes = cluster.kubectl_json("get", "las.base.scone.cloud", "las")["status"]["nodes"]
+    assert nodes and all(len(node["publicKey"]) == 64 for node in nodes.values())
