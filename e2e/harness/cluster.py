@@ -48,6 +48,7 @@ class LocalCluster:
     run_simulators: bool = True
     children: list[Child] = field(default_factory=list)
     api_port: int = 0
+    webhook_proxy_port: int = 0
     pki: Pki | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -100,6 +101,8 @@ class LocalCluster:
         self.pki = pki = make_pki(d / "pki")
         etcd_port, etcd_peer = free_port(), free_port()
         self.api_port = free_port()
+        # Webhook Services are reached through the simulators' CONNECT proxy (see webhook_sim).
+        self.webhook_proxy_port = free_port()
 
         etcd = start_child("etcd", [
             str(self.tools.etcd), "--data-dir", str(d / "etcd"), "--name", "e2e",
@@ -128,7 +131,8 @@ class LocalCluster:
             "--endpoint-reconciler-type=none",
             "--enable-priority-and-fairness=false", "--profiling=false",
             f"--cert-dir={d / 'apiserver-certs'}",
-        ], logs)
+        ], logs, env={**os.environ, "HTTPS_PROXY": f"http://127.0.0.1:{self.webhook_proxy_port}",
+                      "NO_PROXY": "127.0.0.1,localhost"})
         self.children.append(apiserver)
         self._write_kubeconfig()
         api = self.api()
@@ -216,6 +220,7 @@ class LocalCluster:
             "--server", self.server, "--ca", str(self.pki.ca_cert),
             "--cert", str(self.pki.admin_cert), "--key", str(self.pki.admin_key),
             "--work-dir", str(self.dir / "webhook-pki"),
+            "--webhook-proxy-port", str(self.webhook_proxy_port),
         ], logs, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT)
 
     # ---- helpers for tests and humans --------------------------------------------------

@@ -37,11 +37,8 @@ def _openssl(*args: str, cwd: Path) -> None:
         raise PkiError(f"openssl {' '.join(args[:2])} failed: {proc.stderr.strip()}")
 
 
-def _signed_cert(d: Path, name: str, subject: str, ext: str | None, key: Path | None = None) -> None:
-    if key is None:
-        _openssl("genrsa", "-out", f"{name}.key", "2048", cwd=d)
-    else:
-        (d / f"{name}.key").write_bytes(key.read_bytes())
+def _signed_cert(d: Path, name: str, subject: str, ext: str | None) -> None:
+    _openssl("genrsa", "-out", f"{name}.key", "2048", cwd=d)
     _openssl("req", "-new", "-key", f"{name}.key", "-subj", subject, "-out", f"{name}.csr", cwd=d)
     args = ["x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
             "-CAcreateserial", "-days", "30", "-sha256", "-out", f"{name}.crt"]
@@ -77,28 +74,3 @@ def make_pki(directory: Path) -> Pki:
         admin_cert=d / "admin.crt", admin_key=d / "admin.key",
         sa_key=d / "sa.key", sa_pub=d / "sa.pub",
     )
-
-
-def make_ca(directory: Path, common_name: str) -> tuple[Path, Path]:
-    """A CA of its own in ``directory`` (``ca.crt``, ``ca.key``) for ``signed_cert`` there."""
-    directory.mkdir(parents=True, exist_ok=True)
-    _openssl("genrsa", "-out", "ca.key", "2048", cwd=directory)
-    _openssl("req", "-x509", "-new", "-key", "ca.key", "-subj", f"/CN={common_name}", "-days", "30",
-             "-out", "ca.crt", cwd=directory)
-    (directory / "ca.key").chmod(0o600)
-    return directory / "ca.crt", directory / "ca.key"
-
-
-def make_key(directory: Path, name: str) -> Path:
-    """A new RSA private key ``<name>.key`` in ``directory``."""
-    _openssl("genrsa", "-out", f"{name}.key", "2048", cwd=directory)
-    (directory / f"{name}.key").chmod(0o600)
-    return directory / f"{name}.key"
-
-
-def signed_cert(directory: Path, name: str, subject: str, ext: str, key: Path | None = None) -> tuple[Path, Path]:
-    """``<name>.crt`` / ``<name>.key`` signed by the CA ``make_ca`` put into ``directory``; with ``key``,
-    a copy of that private key instead of a new one (signing alone takes milliseconds)."""
-    _signed_cert(directory, name, subject, ext, key)
-    (directory / f"{name}.key").chmod(0o600)
-    return directory / f"{name}.crt", directory / f"{name}.key"

@@ -3,7 +3,7 @@
 Why one host process: the real components (scone-operator, a CSI provisioner) would
 run as pods, but kwok runs no containers; a host process talking to the API server
 over loopback behaves the same from the cluster's point of view.
-Run: python -m e2e.harness.simulators --server URL --ca CA --cert CRT --key KEY --work-dir DIR
+Run: python -m e2e.harness.simulators --server URL --ca CA --cert CRT --key KEY --work-dir DIR --webhook-proxy-port PORT
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from types import FrameType
 
 from e2e.harness.kube_api import KubeApi, KubeCredentials
 from e2e.harness.operator_sim import OperatorSim
-from e2e.harness.webhook_sim import WebhookSim
+from e2e.harness.webhook_sim import ConversionCaInjector, WebhookSim
 from e2e.harness.zonal_provisioner import ZonalProvisioner
 
 
@@ -34,7 +34,7 @@ def default_cas_db_dir() -> Path:
 WEBHOOK_INTERVAL = 0.1
 
 
-def _loop(loops: Sequence[ZonalProvisioner | OperatorSim | WebhookSim], interval: float,
+def _loop(loops: Sequence[ZonalProvisioner | OperatorSim | WebhookSim | ConversionCaInjector], interval: float,
           stopped: Callable[[], bool]) -> None:
     while not stopped():
         for loop in loops:
@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cas-db-dir", type=Path, default=None)
     ap.add_argument("--interval", type=float, default=0.3)
     ap.add_argument("--work-dir", type=Path, required=True, help="the webhook certificates' CA and keys")
+    ap.add_argument("--webhook-proxy-port", type=int, required=True,
+                    help="port on 127.0.0.1 of the CONNECT proxy kube-apiserver's HTTPS_PROXY names")
     args = ap.parse_args(argv)
 
     stop = False
@@ -67,12 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_term)
     api = KubeApi(KubeCredentials(args.server, args.ca, args.cert, args.key))
     operator = OperatorSim(api, args.cas_db_dir or default_cas_db_dir())
-    webhooks = WebhookSim(api, args.work_dir, operator.operator_running)
+    webhooks = WebhookSim(api, args.work_dir, operator.operator_running, args.webhook_proxy_port)
     print(f"simulators: started against {args.server}", flush=True)
-    # The webhooks in a loop of their own: they must be routed before the first CR write after an
+    # The webhooks in a loop of their own: they must be served before the first CR write after an
     # install, which the other simulators' slower rounds would delay.
     threading.Thread(target=_loop, args=([webhooks], WEBHOOK_INTERVAL, lambda: stop), daemon=True).start()
-    _loop([ZonalProvisioner(api), operator], args.interval, lambda: stop)
+    _loop([ZonalProvisioner(api), operator, ConversionCaInjector(webhooks)], args.interval, lambda: stop)
     print("simulators: stopped", flush=True)
     return 0
 

@@ -13,18 +13,25 @@ cert-manager runs here, so this simulation does their parts:
   only while the operator Deployment is ready; otherwise the server answers 503, so with
   ``failurePolicy: Fail`` the API server refuses the write, as it does when the operator's pod is
   down (the simulated operator does not judge the CRs' content).
-- CA injector: sets ``caBundle`` on every webhook (and CRD conversion) of annotated objects.
+- CA injector: sets ``caBundle`` on every webhook (and CRD conversion) of annotated objects, and
+  changes nothing else in them.
 
-Routing (the one change to the chart's objects besides the CA): the API server cannot reach a
-Service here (no kube-proxy, pod IPs are fake), so each annotated webhook's ``clientConfig``
-``service`` (name, namespace, path) is replaced by ``url: https://127.0.0.1:<port><path>``.
-``failurePolicy``, rules, names and everything else stay as the chart wrote them.
+Routing: the API server cannot reach a Service here (no kube-proxy, fake pod IPs; a ``*.svc``
+name resolves to the sandbox's egress proxy). The webhook configurations keep the chart's
+``clientConfig.service`` untouched (a Helm upgrade three-way-merges them: a rewritten ``url``
+would end up beside the chart's ``service`` and the upgrade would be refused); instead the
+harness starts kube-apiserver with ``HTTPS_PROXY`` pointing at ``WebhookProxy``, a CONNECT proxy
+on 127.0.0.1 that tunnels ``<service>.<namespace>.svc:443`` to the server whose certificate names
+that host, and refuses every other host. TLS stays end to end: the API server verifies the
+served certificate against the injected ``caBundle`` and the service's DNS name.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import select
+import socket
 import ssl
 import threading
 import time
@@ -33,8 +40,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from e2e.harness.issuer import Issuer
 from e2e.harness.kube_api import JsonObj, KubeApi, KubeApiError
-from e2e.harness.pki import make_ca, make_key, signed_cert
 
 INJECT_ANNOTATION = "cert-manager.io/inject-ca-from"
 WEBHOOK_KINDS = (
@@ -43,7 +50,6 @@ WEBHOOK_KINDS = (
 )
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 CERTIFICATES = "/apis/cert-manager.io/v1/certificates"
-CRD_ROUND_SECONDS = 3.0
 
 
 def review_response(path: str, review: JsonObj) -> JsonObj:
@@ -71,8 +77,12 @@ class WebhookServer:
         threading.Thread(target=self._httpd.serve_forever, name="webhooks", daemon=True).start()
 
     @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"https://127.0.0.1:{self.port}"
 
     def _handler(self, ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
         calls = self.calls
@@ -106,17 +116,14 @@ class WebhookServer:
 class WebhookSim:
     """One ``reconcile()`` issues missing certificates, starts their servers and routes/injects the webhooks."""
 
-    def __init__(self, api: KubeApi, workdir: Path, operator_running: Callable[[], bool]) -> None:
+    def __init__(self, api: KubeApi, workdir: Path, operator_running: Callable[[], bool], proxy_port: int) -> None:
         self.api = api
         self.workdir = workdir
         self.operator_running = operator_running
-        self.ca_cert, self.ca_key = make_ca(workdir, "scone-e2e-cert-manager-ca")
-        self.ca_bundle = base64.b64encode(self.ca_cert.read_bytes()).decode()
-        # Made ahead: issuing then only signs, so the webhooks are served and routed within one
-        # reconcile of the chart's install, as cert-manager does before the operator's pod can start.
-        self.serving_key = make_key(workdir, "serving")
-        self._crds_listed_at = 0.0
+        self.issuer = Issuer(workdir, "scone-e2e-cert-manager-ca")
+        self.ca_bundle = base64.b64encode(self.issuer.ca_pem).decode()
         self.servers: dict[str, WebhookServer] = {}  # "<namespace>/<certificate>" -> its server
+        self.proxy = WebhookProxy(proxy_port, {})
         self._tls: dict[str, tuple[Path, Path]] = {}
 
     def reconcile(self) -> None:
@@ -130,13 +137,8 @@ class WebhookSim:
             self._issue(certificate)
         for kind in WEBHOOK_KINDS:
             for config in self.api.items(kind):
-                self._route_webhooks(kind, config)
-        # CRDs are large (cert-manager's alone are megabytes) and their conversion webhook is only
-        # called with a second served version: routed every few seconds, not every round.
-        if time.monotonic() - self._crds_listed_at > CRD_ROUND_SECONDS:
-            self._crds_listed_at = time.monotonic()
-            for crd in self.api.items(CRDS):
-                self._route_conversion(crd)
+                self._inject_webhooks(kind, config)
+
 
     # ---- issuer + operator ----------------------------------------------------------------
     def _issue(self, certificate: JsonObj) -> None:
@@ -144,13 +146,10 @@ class WebhookSim:
         ref = f"{meta['namespace']}/{meta['name']}"
         if ref not in self._tls:
             name = f"{meta['namespace']}-{meta['name']}"
-            sans = ",".join(["IP:127.0.0.1", *(f"DNS:{dns}" for dns in spec.get("dnsNames") or [])])
-            self._tls[ref] = signed_cert(self.workdir, name, f"/CN={meta['name']}", f"subjectAltName={sans}\n"
-                                         "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
-                                         key=self.serving_key)
+            self._tls[ref] = self.issuer.issue(name, meta["name"], spec.get("dnsNames") or [])
         cert, key = self._tls[ref]
         secret_path = f"/api/v1/namespaces/{meta['namespace']}/secrets/{spec['secretName']}"
-        data = {"tls.crt": cert.read_bytes(), "tls.key": key.read_bytes(), "ca.crt": self.ca_cert.read_bytes()}
+        data = {"tls.crt": cert.read_bytes(), "tls.key": key.read_bytes(), "ca.crt": self.issuer.ca_pem}
         encoded = {k: base64.b64encode(v).decode() for k, v in data.items()}
         current = self.api.get_or_none(secret_path)
         if current is None:
@@ -163,6 +162,9 @@ class WebhookSim:
             self.api.merge_patch(secret_path, {"data": encoded})
         if ref not in self.servers:
             self.servers[ref] = WebhookServer(cert, key, self.operator_running)
+            for dns in spec.get("dnsNames") or []:
+                if dns.endswith(".svc"):
+                    self.proxy.routes[f"{dns}:443"] = self.servers[ref].port
             print(f"webhooks: {time.strftime('%H:%M:%S')} serving {ref} at {self.servers[ref].url}", flush=True)
         conditions = (certificate.get("status") or {}).get("conditions") or []
         if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
@@ -171,40 +173,84 @@ class WebhookSim:
                                      "type": "Ready", "status": "True", "reason": "Ready",
                                      "message": "Certificate is up to date and has not expired"}]}})
 
-    # ---- CA injector + routing ------------------------------------------------------------
-    def _client_config(self, current: JsonObj, server: WebhookServer) -> JsonObj:
-        service = current.get("service")
-        if service is not None:
-            path = service.get("path") or "/"
-        else:
-            url = str(current.get("url") or "")
-            path = "/" + url.split("://", 1)[-1].split("/", 1)[1] if url.count("/") >= 3 else "/"
-        return {"url": f"{server.url}{path}", "caBundle": self.ca_bundle}
-
-    def _server_for(self, obj: JsonObj) -> WebhookServer | None:
+    # ---- CA injector ----------------------------------------------------------------------
+    def _inject(self, obj: JsonObj) -> bool:
         ref = ((obj.get("metadata") or {}).get("annotations") or {}).get(INJECT_ANNOTATION)
-        return self.servers.get(ref) if ref else None
+        return bool(ref) and ref in self.servers
 
-    def _route_webhooks(self, kind: str, config: JsonObj) -> None:
-        server = self._server_for(config)
-        if server is None:
+    def _inject_webhooks(self, kind: str, config: JsonObj) -> None:
+        if not self._inject(config):
             return
         webhooks: list[dict[str, Any]] = config.get("webhooks") or []
-        wanted = [{**hook, "clientConfig": self._client_config(hook.get("clientConfig") or {}, server)}
+        wanted = [{**hook, "clientConfig": {**(hook.get("clientConfig") or {}), "caBundle": self.ca_bundle}}
                   for hook in webhooks]
         if wanted != webhooks:
             self.api.merge_patch(f"{kind}/{config['metadata']['name']}", {"webhooks": wanted})
-            print(f"webhooks: {time.strftime('%H:%M:%S')} routed {config['metadata']['name']} to {server.url}",
+            print(f"webhooks: {time.strftime('%H:%M:%S')} injected the CA into {config['metadata']['name']}",
                   flush=True)
 
-    def _route_conversion(self, crd: JsonObj) -> None:
-        server = self._server_for(crd)
+    def inject_conversion(self, crd: JsonObj) -> None:
         webhook = ((crd.get("spec") or {}).get("conversion") or {}).get("webhook")
-        if server is None or not webhook:
+        if not webhook or not self._inject(crd):
             return
-        current = webhook.get("clientConfig") or {}
-        wanted = self._client_config(current, server)
-        if current != wanted:
-            self.api.merge_patch(f"{CRDS}/{crd['metadata']['name']}",
-                                 {"spec": {"conversion": {"webhook": {"clientConfig": {
-                                     "service": None, **wanted}}}}})
+        if (webhook.get("clientConfig") or {}).get("caBundle") != self.ca_bundle:
+            self.api.merge_patch(f"{CRDS}/{crd['metadata']['name']}", {"spec": {"conversion": {"webhook": {
+                "clientConfig": {"caBundle": self.ca_bundle}}}}})
+
+
+class ConversionCaInjector:
+    """The CA injector's part for CRD conversion webhooks, in the simulators' slower loop: CRDs are
+    large (cert-manager's alone are megabytes) and a conversion is only called with a second
+    served version, so listing them must not delay the admission webhooks' round."""
+
+    def __init__(self, sim: WebhookSim) -> None:
+        self.sim = sim
+
+    def reconcile(self) -> None:
+        for crd in self.sim.api.items(CRDS):
+            self.sim.inject_conversion(crd)
+
+
+class WebhookProxy:
+    """The CONNECT proxy kube-apiserver reaches webhook Services through (``HTTPS_PROXY``)."""
+
+    def __init__(self, port: int, routes: dict[str, int]) -> None:
+        self.routes = routes  # "<service>.<namespace>.svc:443" -> port of the server on 127.0.0.1
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        threading.Thread(target=self._httpd.serve_forever, name="webhook-proxy", daemon=True).start()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        routes = self.routes
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_CONNECT(self) -> None:
+                port = routes.get(self.path)
+                if port is None:
+                    self.send_error(403, f"no webhook service {self.path} here")
+                    return
+                upstream = socket.create_connection(("127.0.0.1", port))
+                self.send_response(200, "Connection Established")
+                self.end_headers()
+                _pipe(self.connection, upstream)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the webhook server prints each review."""
+
+        return Handler
+
+
+def _pipe(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    sockets = [client, upstream]
+    try:
+        while True:
+            readable, _, _ = select.select(sockets, [], [], 60)
+            if not readable:
+                continue
+            for sock in readable:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                (upstream if sock is client else client).sendall(data)
+    finally:
+        upstream.close()
