@@ -18,8 +18,9 @@ from typing import Any
 
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.pulumi_env import PulumiWorkspace
-from e2e.harness.scone_project import make_project, write_stack_config
+from e2e.harness.scone_project import local_stack_version, make_project, write_stack_config
 from e2e.harness.tools import Tools
+from e2e.harness.upstream_charts import chart_tgz
 
 S3_SECRET_NAME = "scone-local-s3"  # noqa: S105 - a Secret name, not a secret
 S3_SECRET_NAMESPACE = "default"  # noqa: S105 - a namespace
@@ -59,6 +60,10 @@ class LocalSconeStack:
 
     def create(self) -> PulumiWorkspace:
         self.ensure_s3_secret()
+        real_chart = chart_tgz(local_stack_version())
+        if real_chart is not None:
+            # Scontain's chart creates a cert-manager Issuer and Certificate: their CRDs must exist.
+            self.cluster.install_cert_manager_crds(real_chart)
         make_project(self.project_dir, self.stack, self.overrides)
         ws = PulumiWorkspace(self.tools, self.project_dir, self.workdir / "state", self.cluster.kubeconfig,
                              extra_env=dict(self.backend_env), backend_url=self.backend_url)

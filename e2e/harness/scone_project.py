@@ -5,7 +5,8 @@ the stack file (encryption salt, ciphertexts); e2e runs must never rewrite the
 committed stacks/Pulumi.local.yaml. The temp project's Pulumi.yaml points `main` at
 the repository (so the program and its `components` package are the real ones),
 its `stackConfigDir` at a temp copy of the stack file with the test's overrides,
-and the runtime at the shared virtualenv.
+and the runtime at the shared virtualenv. The stack file's stand-in chart is replaced by
+Scontain's released charts when they are beside the repository (``upstream_charts``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,18 @@ import yaml
 
 from e2e.harness.pulumi_env import VENV
 from e2e.harness.tools import REPO_ROOT
+from e2e.harness.upstream_charts import charts_dir
 
 BASE_STACK_FILE = REPO_ROOT / "stacks" / "Pulumi.local.yaml"
 CHART_DIR_CONFIG = "e2e/harness/charts/scone-operator"
+
+
+def local_chart_location() -> str:
+    """Where the local stack's operator chart comes from in a temp project: Scontain's released
+    ``scone-operator-{version}.tgz`` when they are beside the repository, else the stand-in chart
+    (by absolute path: the temp project is elsewhere)."""
+    folder = charts_dir()
+    return str(folder / "scone-operator-{version}.tgz") if folder else str(REPO_ROOT / CHART_DIR_CONFIG)
 
 
 def local_stack_version() -> str:
@@ -60,7 +70,7 @@ def write_stack_config(dest: Path, stack: str, overrides: dict[str, Any]) -> Non
     config: dict[str, Any] = dict(base.get("config") or {})
     chart = config.get("scone:operatorChart")
     if isinstance(chart, dict) and chart.get("location") == CHART_DIR_CONFIG:
-        chart["location"] = str(REPO_ROOT / CHART_DIR_CONFIG)  # the temp project is elsewhere
+        chart["location"] = local_chart_location()
     config = deep_merge(config, overrides)
     stacks = dest / "stacks"
     stacks.mkdir(exist_ok=True)
