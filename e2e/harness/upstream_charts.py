@@ -89,3 +89,13 @@ def cert_manager_crds(tgz: Path) -> list[dict[str, Any]]:
     for doc in docs:
         doc["metadata"]["labels"] = {"app.kubernetes.io/name": "cert-manager"}
     return docs
+
+
+def released_location(*versions: str) -> str | None:
+    """``operatorChart.location`` for Scontain's charts of every one of ``versions``, or None if one is missing."""
+    charts = [chart_tgz(version) for version in versions]
+    if any(chart is None for chart in charts) or not charts:
+        return None
+    folder = charts_dir()
+    assert folder is not None
+    return str(folder / "scone-operator-{version}.tgz")

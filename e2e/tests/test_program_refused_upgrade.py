@@ -9,7 +9,8 @@
 
 Why e2e: what runs, and in which order, is the real engine's decision (dependencies, the
 dynamic providers in their own process); the fake `kubectl-provision` logs every start and
-acts on the real API server, where the simulated operator reports the CAS version.
+acts on the real API server, where the simulated operator reports the CAS version. The charts
+are Scontain's released 5.8.0-rc.19 and 5.8.0 (the module skips without them).
 The stack is installed once at the old version (``installed``); each test puts its stack
 file back, and neither moves the stack off the old version, so they pass alone and in any
 order. 5.8.0-rc.19 supports Kubernetes up to 1.25 and the harness runs 1.26.13, so the
@@ -26,13 +27,13 @@ from typing import Any
 
 import pytest
 
-from e2e.harness.charts import package_chart
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.processes import wait_until
 from e2e.harness.pulumi_env import PulumiWorkspace
 from e2e.harness.tools import Tools
+from e2e.harness.upstream_charts import MISSING, chart_tgz, released_location
 
 OLD, NEW = "5.8.0-rc.19", "5.8.0"
 ATTEMPTS = 2
@@ -41,13 +42,14 @@ ATTEMPTS = 2
 @pytest.fixture(scope="module")
 def owner_stack(e2e_tools: Tools, cluster: LocalCluster,
                 tmp_path_factory: pytest.TempPathFactory) -> LocalSconeStack:
+    location, new_chart = released_location(OLD, NEW), chart_tgz(NEW)
+    if location is None or new_chart is None:
+        pytest.skip(MISSING)
+    cluster.install_cert_manager_crds(new_chart)
     work = tmp_path_factory.mktemp("refused-upgrade")
-    charts = work / "charts"
-    for version in (OLD, NEW):
-        package_chart(version, charts)
     overrides: dict[str, Any] = {
         "scone:serviceVersion": OLD,
-        "scone:operatorChart": {"location": str(charts / "scone-operator-{version}.tgz")},
+        "scone:operatorChart": {"location": location},
         # Few, quick attempts: the injected upgrade failure need not wait through the default backoff.
         "scone:provisioning": {**owner_provisioning(work), "maxAttempts": ATTEMPTS, "backoffSeconds": 1},
         "scone:kubernetesVersion": None,

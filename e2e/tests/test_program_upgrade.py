@@ -1,6 +1,9 @@
 """A `serviceVersion` bump with the owner operations on: CAS is provisioned by the
 fake kubectl-provision, then 5.8.0-rc.19 -> 5.8.0 backs CAS up, upgrades it, and only
-then upgrades the operator release, LAS and the SGX plugin.
+then upgrades the operator release, LAS and the SGX plugin. The charts are Scontain's released
+5.8.0-rc.19 and 5.8.0 (their CRDs differ), with the real CRD schemas, cert-manager's CRDs and the
+operator's ``failurePolicy: Fail`` webhooks (served by the simulators); the module skips when the
+released charts are not beside the repository.
 
 Why e2e: the ordering is the engine's (dependencies, dynamic providers in their own
 process), and the fake plugin acts on the real API server through real kubectl, while
@@ -20,13 +23,13 @@ from typing import Any
 
 import pytest
 
-from e2e.harness.charts import package_chart
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.processes import wait_until
 from e2e.harness.pulumi_env import PulumiRun, PulumiWorkspace
 from e2e.harness.tools import Tools
+from e2e.harness.upstream_charts import MISSING, chart_tgz, released_location
 
 OLD, NEW = "5.8.0-rc.19", "5.8.0"
 
@@ -34,13 +37,14 @@ OLD, NEW = "5.8.0-rc.19", "5.8.0"
 @pytest.fixture(scope="module")
 def owner_stack(e2e_tools: Tools, cluster: LocalCluster,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSconeStack]:
+    location, new_chart = released_location(OLD, NEW), chart_tgz(NEW)
+    if location is None or new_chart is None:
+        pytest.skip(MISSING)
+    cluster.install_cert_manager_crds(new_chart)
     work = tmp_path_factory.mktemp("upgrade")
-    charts = work / "charts"
-    for version in (OLD, NEW):
-        package_chart(version, charts)
     overrides: dict[str, Any] = {
         "scone:serviceVersion": OLD,
-        "scone:operatorChart": {"location": str(charts / "scone-operator-{version}.tgz")},
+        "scone:operatorChart": {"location": location},
         "scone:provisioning": owner_provisioning(work),
         "scone:kubernetesVersion": None,
     }
@@ -95,7 +99,8 @@ def bumped(owner_stack: LocalSconeStack, cluster: LocalCluster, installed_old: S
     owner_stack.reconfigure({**owner_stack.overrides, "scone:serviceVersion": NEW})
     # `up --json` streams the engine's events, one JSON object per line, in order.
     up = _ws(owner_stack).run("up", "--yes", "--skip-preview", "--json")
-    assert up.returncode == 0, up.output[-8000:] + "\n" + cluster.dump_logs(8)
+    errors = [line[:3000] for line in up.output.splitlines() if '"severity":"error"' in line and "debug" not in line]
+    assert up.returncode == 0, "\n".join(errors[:20]) + "\n" + up.output[-3000:] + "\n" + cluster.dump_logs(8)
     ns = _ws(owner_stack).outputs()["namespaces"]["services"]
     return Stage(up, _argvs(owner_stack)[len(installed_old.calls):], _cas_status(cluster, ns))
 
@@ -151,3 +156,15 @@ def test_version_bump_backs_up_and_upgrades_cas_before_operator_las_and_sgx_plug
     assert out["deployedVersion"] == NEW
     las = cluster.kubectl_json("get", "las", "-o", "json")["items"][0]
     assert las["spec"]["image"].endswith(f":{NEW}")
+
+
+def test_the_bump_installs_the_real_new_chart_and_its_changed_crds(
+    owner_stack: LocalSconeStack, cluster: LocalCluster, installed_old: Stage, bumped: Stage,
+) -> None:
+    namespace = _ws(owner_stack).outputs()["namespaces"]["operator"]
+    operator = cluster.kubectl_json("get", "deployment", "scone-controller-manager", "-n", namespace)
+    env = operator["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "GLOBAL_SCONE_VERSION", "value": NEW} in env  # set by Scontain's chart of that version
+    crd = cluster.kubectl("get", "crd", "cas.services.scone.cloud", "-o", "json").stdout
+    # A description 5.8.0's CAS CRD added over 5.8.0-rc.19's.
+    assert "duration indicating how often the snapshots should" in crd
