@@ -70,3 +70,24 @@ def read_raw_config(namespace: str) -> RawConfig:
         secret_keys=frozenset(secret_keys),
         stack_file=f"{STACKS_DIR}/Pulumi.{pulumi.get_stack()}.yaml",
     )
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Credentials from ``pulumi config set --secret``; always secret Outputs, never plain strings."""
+
+    dcap_key: pulumi.Output[str] | None
+    s3_access_key_id: pulumi.Output[str] | None
+    s3_secret_access_key: pulumi.Output[str] | None
+    registry_auth: pulumi.Output[str] | None
+
+
+def read_secrets(namespace: str) -> StackSecrets:
+    """The stack's credentials under ``namespace`` as secret Outputs (None when not configured)."""
+    config = pulumi.Config(namespace)
+    return StackSecrets(
+        dcap_key=config.get_secret("dcapKey"),
+        s3_access_key_id=config.get_secret("s3AccessKeyId"),
+        s3_secret_access_key=config.get_secret("s3SecretAccessKey"),
+        registry_auth=config.get_secret("registryAuth"),
+    )

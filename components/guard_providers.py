@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Sequence
 from typing import Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from components.live_cluster import ClusterView, KubectlView, cas_presence
+from components.live_cluster import ClusterView, KubectlView, cas_presence, cas_removal_steps
 from components.provider_errors import UserFacingError, user_facing_errors
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing the runtime
@@ -101,21 +100,6 @@ class StackGuardProvider(ResourceProvider):
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None
-
-
-def cas_removal_steps(names: Sequence[str], namespace: str) -> str:
-    """The explicit, documented steps that remove CAS on purpose (the only way it ever goes)."""
-    listed = ", ".join(names) or "<cas>"
-    first = names[0] if names else "<cas>"
-    return (
-        f"To remove CAS {listed} on purpose: (1) back each one up: `kubectl provision cas {first} -n {namespace}"
-        " --local-backup` and check the S3 sets with `scone-backupper list`; (2) delete it and its volumes:"
-        f" `kubectl delete cas {first} -n {namespace}` and `kubectl delete pvc database-{first}-0"
-        f" database-snapshots-{first}-0 -n {namespace}`; (3) run `pulumi destroy` again. The services namespace"
-        " and the operator release are retained by a destroy; remove them afterwards with `kubectl delete"
-        f" namespace {namespace}` and `helm uninstall <release> -n <operator namespace>` (which deletes the SCONE"
-        " CRDs)."
-    )
 
 
 @user_facing_errors

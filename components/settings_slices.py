@@ -14,12 +14,12 @@ from components import support_matrix
 from components.backup_bucket import BucketArgs, SecretSource, StoreCredentials
 from components.backupper import BackupperArgs
 from components.cas import CasArgs
+from components.config_source import StackSecrets
 from components.monitoring import MonitoringArgs
 from components.operator import CertManagerArgs, OperatorArgs
 from components.owner.component import CasOwnerArgs
 from components.services import ServicesArgs
 from components.spec import SconeSpec
-from components.spec_loader import StackSecrets
 
 
 def stack_guard_props(spec: SconeSpec, stack: str, project: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from components.strict_model import StrictModel
 CONFIG_NAMESPACE = "scone"
 
 #: Config keys whose values are credentials. They must be set with
-#: ``pulumi config set --secret`` and are never part of the model (``spec_loader.read_secrets``).
+#: ``pulumi config set --secret`` and are never part of the model (``config_source.read_secrets``).
 SECRET_KEYS: dict[str, str] = {
     "dcapKey": "Intel PCS / DCAP API key, handed to kubectl-provision through DCAP_KEY",
     "s3AccessKeyId": "access key id of an S3-compatible store (with backup.s3.endpoint)",

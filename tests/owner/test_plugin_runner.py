@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from components.owner import plugin as plugin_module
-from components.owner.plugin import PluginEnv, PluginError, PluginRunner, RunPolicy, redact, strip_ansi
+from components.owner.plugin import PluginEnv, PluginError, PluginRunner, RunPolicy
+from components.provider_errors import redact, strip_ansi
 from tests.owner.world import NAMESPACE, SENTINEL_DCAP, OwnerWorld
 
 
@@ -88,7 +89,8 @@ def test_inherited_namespace_and_dcap_key_do_not_leak_into_runs(
 def test_port_forward_detection_sees_a_real_process(world: OwnerWorld) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)", "port-forward"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     try:

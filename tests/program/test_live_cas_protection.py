@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from components.guard_providers import DestroyGuardProvider
-from components.live_cluster import CasFacts, KubectlView, OfflineView
-from components.owner.cluster import ClusterError
+from components.live_cluster import CasFacts, ClusterError, KubectlView, OfflineView
 from components.provider_errors import UserFacingError
 from e2e.fakes.apiserver import FakeApiServer
 from tests.program.conftest import Evaluate
