@@ -1,7 +1,9 @@
 """The spec cut into each component's settings: the one place that reads ``SconeSpec`` for them.
 
 Components take a small args object each and import no spec and no sibling, so a setting
-that only one component uses touches the spec, this module and that component.
+that only one component uses touches the spec, this module and that component. The backupper
+takes the spec's ``backup`` section whole: a backup setting it reads touches only the spec and
+the backupper (``components.backupper.BACKUP_ENV``).
 """
 
 from __future__ import annotations
@@ -140,14 +142,10 @@ def backupper_args(spec: SconeSpec) -> BackupperArgs:
         cas_name=spec.cas.name,
         namespace=spec.namespaces.services,
         version=spec.serviceVersion,
-        interval_seconds=spec.backup.interval,
-        retention_days=spec.backup.retention,
-        min_keep=spec.backup.minKeep,
-        prefix=spec.backup.prefix,
         image=spec.backupper_image,
         node_selector=dict(spec.serviceNodeSelector),
         pull_secret_name=spec.images.pullSecretName,
-        drill_schedule=spec.backup.restoreDrill.cron,
+        backup=spec.backup,
     )
 
 
