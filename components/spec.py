@@ -19,6 +19,7 @@ from components.backup_settings import BackupSpec
 from components.labels import DnsLabel, DnsSubdomain, NodeSelector, dns_label_problem
 from components.names import DEFAULT_IMAGE_REPOSITORY, MAX_CAS_NAME
 from components.owner.config import OwnerSettings
+from components.owner.versions import version_problem
 from components.strict_model import StrictModel
 
 CONFIG_NAMESPACE = "scone"
@@ -260,12 +261,9 @@ class SconeSpec(StrictModel):
 
     @model_validator(mode="after")
     def _version_is_supported(self) -> SconeSpec:
-        supported = support_matrix.supported_versions()
-        if self.serviceVersion not in supported:
-            raise ValueError(
-                f"serviceVersion '{self.serviceVersion}' is not supported; supported versions are"
-                f" {', '.join(supported)} (components/support_matrix.yaml)"
-            )
+        problem = version_problem(self.serviceVersion, tuple(support_matrix.supported_versions()))
+        if problem:
+            raise ValueError(problem)
         if self.kubernetesVersion is not None:
             release = support_matrix.release(self.serviceVersion)
             try:

@@ -29,6 +29,7 @@ from components.names import MAX_CAS_NAME
 from components.options import WaitingComponent, child
 from components.owner.config import OwnerSettings, expand_dir
 from components.owner.resources import CasProvisioning, CasRecovery, CasUpgrade, CasVersionGate, VaultProvisioning
+from components.owner.versions import version_problem
 
 MANAGEMENT_STATES = ("Managed", "Unmanaged")
 #: The SCONE guide: without your own DCAP API key a default key is used, with no guarantee of
@@ -111,11 +112,9 @@ class CasOwner(WaitingComponent):
             )
         if args.management_state not in MANAGEMENT_STATES:
             raise ValueError(f"managementState '{args.management_state}' is not allowed: use Managed or Unmanaged")
-        if args.supported_versions and args.service_version not in args.supported_versions:
-            raise ValueError(
-                f"serviceVersion '{args.service_version}' is not in the support matrix "
-                f"({', '.join(args.supported_versions)}): pick a supported version"
-            )
+        version = version_problem(args.service_version, tuple(args.supported_versions))
+        if version:
+            raise ValueError(version)
         managed = args.management_state == "Managed"
 
         if settings.enabled:
