@@ -27,7 +27,12 @@ def stack_file(root: Path, stack: str) -> Path:
 
 def stack_names(root: Path) -> list[str]:
     """Every stack that has a stack file in the project at ``root``, sorted."""
-    return sorted(path.name.split(".")[1] for path in (root / STACKS_DIR).glob("Pulumi.*.yaml"))
+    return stack_names_in(root / STACKS_DIR)
+
+
+def stack_names_in(directory: Path) -> list[str]:
+    """Every stack whose file ``Pulumi.<stack>.yaml`` is in ``directory``, sorted (none when it is missing)."""
+    return sorted(path.name.split(".")[1] for path in directory.glob("Pulumi.*.yaml")) if directory.is_dir() else []
 
 
 @dataclass(frozen=True)

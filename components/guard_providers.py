@@ -17,14 +17,14 @@ import subprocess
 from typing import Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.runtime.rpc import UNKNOWN
 
 from components.live_cluster import ClusterView, KubectlView, cas_presence, cas_removal_steps
 from components.provider_errors import UserFacingError, user_facing_errors
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing the runtime
-
 
 def _known(value: Any) -> bool:
+    """False for a value not known yet: absent, or the engine's unknown marker during a preview."""
     return value is not None and value != UNKNOWN
 
 

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from components.live_cluster import image_tag
 from e2e.harness.kube_api import JsonObj, KubeApi, KubeApiError
 
 OPERATOR_DEPLOYMENT = "scone-controller-manager"
@@ -42,10 +43,9 @@ BASE = "/apis/base.scone.cloud/v1beta1"
 SERVICES = "/apis/services.scone.cloud/v1beta1"
 
 
-def image_tag(image: str) -> str:
-    """`registry/x/cas:5.8.0` -> `5.8.0`; `unknown` when there is no tag."""
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "unknown"
+def _version(spec: JsonObj) -> str:
+    """The version a CAS spec's image runs: its tag, ``unknown`` when untagged."""
+    return image_tag(spec.get("image", "")) or "unknown"
 
 
 def _owner_ref(cr: JsonObj) -> JsonObj:
@@ -108,7 +108,7 @@ class OperatorSim:
             "isReady": True, "hasDCAPQuote": bool(spec.get("dcapKey")), "hasEPIDQuote": False,
             "lasProbeAlert": 0, "errorMessages": []} for n in nodes}
         self._patch_status(f"{BASE}/las/{cr['metadata']['name']}", cr, {
-            "state": "HEALTHY", "version": image_tag(spec.get("image", "")),
+            "state": "HEALTHY", "version": _version(spec),
             "desiredNumberScheduled": len(nodes), "numberAvailable": len(nodes),
             "lasReplicaAlert": 0, "lasProbeAlert": 0, "nodes": per_node,
         })
@@ -129,7 +129,7 @@ class OperatorSim:
             "usedSGXDevicesPerNode": {x: 0 for x in names},
             "servingReplicasPerNode": {x: 1 for x in names},
             "sgxDeviceAlert": 0, "sgxReplicaAlert": 0,
-            "version": image_tag(spec.get("image", "")),
+            "version": _version(spec),
         })
 
     # ---- CAS ------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ class OperatorSim:
             # REGISTRATION_SECONDS, long enough to be observed as EnablingMigration.
             migratable = desired if time.monotonic() - since >= REGISTRATION_SECONDS else 0
             if migratable:
-                self._label_registered_nodes(ns, name, image_tag(spec.get("image", "")))
+                self._label_registered_nodes(ns, name, _version(spec))
             ratio = f"{migratable}/{desired}"
         else:
             self._enabling_since.pop(uid, None)
@@ -194,7 +194,7 @@ class OperatorSim:
             "migrationNodeAlert": max(desired - migratable, 0) if bc.get("enabled") else 0,
             "podDisruptionBudgetAlert": pdb_allowed,
             "readyReplicas": ready, "replicaAlert": 0 if ready else 1,
-            "version": image_tag(spec.get("image", "")),
+            "version": _version(spec),
         })
 
     def _label_registered_nodes(self, ns: str, name: str, version: str) -> None:
