@@ -19,7 +19,7 @@ from typing import Any
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 from pulumi.runtime.rpc import UNKNOWN
 
-from components.live_cluster import ClusterView, KubectlView, cas_presence, cas_removal_steps
+from components.live_cluster import KubectlView, cas_presence, cas_removal_steps
 from components.provider_errors import UserFacingError, user_facing_errors
 
 
@@ -108,15 +108,11 @@ class DestroyGuardProvider(ResourceProvider):
 
     ``pulumi destroy`` does not run the program, so the stack's declarations cannot tell it that
     a CAS the stack forgot (``skipCas`` + ``cas.removeFromStack``) still runs. ``delete`` reads the
-    cluster itself (read-only) and refuses while a CAS CR exists there, or while it cannot tell.
-    ``cluster`` is for tests; the state never pickles a view (None in every declared guard).
+    cluster itself (read-only) with kubectl and the current kubeconfig, and refuses while a CAS CR
+    exists there, or while it cannot tell.
     """
 
     serialize_as_secret_always = False
-
-    def __init__(self, cluster: ClusterView | None = None) -> None:
-        super().__init__()
-        self.cluster = cluster
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_="scone-destroy-guard", outs=props)
@@ -135,7 +131,7 @@ class DestroyGuardProvider(ResourceProvider):
                 "the destroy guard does not know the services namespace it must check for CAS (its state predates"
                 " that check): run `pulumi up` once, then `pulumi destroy` again"
             )
-        presence = cas_presence(getattr(self, "cluster", None) or KubectlView(), str(namespace))
+        presence = cas_presence(KubectlView(), str(namespace))
         if presence.names is None:
             raise UserFacingError(
                 f"pulumi destroy refused: could not read the CAS custom resources in namespace '{namespace}'"
