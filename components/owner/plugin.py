@@ -102,7 +102,6 @@ class PluginRunner:
     policy: RunPolicy = RunPolicy()
     kubectl: str = "kubectl"
     extra_secrets: tuple[str, ...] = ()
-    sleep: Callable[[float], None] = time.sleep
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -171,7 +170,7 @@ class PluginRunner:
                     if reason:
                         history.append(f"not retried: {reason}")
                         break
-                self.sleep(self.policy.backoff(attempt - 1))
+                wait_before_retry(self.policy.backoff(attempt - 1))
             if before_each is not None:
                 before_each()
             result = self.run_once(args)
@@ -197,6 +196,11 @@ class PluginRunner:
             + "\n  ".join(tail or ["(no output)"])
             + f"\nFull redacted transcript: {self.work_dir / 'kubectl-provision.log'}"
         )
+
+
+def wait_before_retry(seconds: float) -> None:
+    """The backoff between two attempts of a run."""
+    time.sleep(seconds)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
