@@ -103,6 +103,11 @@ def test_the_declaration_layer_is_at_most_five_floors_deep() -> None:
     assert len(chain) <= MAX_IMPORT_FLOORS, " -> ".join(chain)
 
 
+def test_the_live_cluster_reads_import_only_names_and_errors() -> None:
+    assert imports("components.live_cluster") == {"components.names", "components.provider_errors"}
+    assert imports("components.names") == imports("components.provider_errors") == frozenset()
+
+
 def test_no_source_file_is_longer_than_400_lines() -> None:
     long_files = {
         str(path.relative_to(ROOT)): lines
