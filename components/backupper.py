@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.backup_settings import BackupSpec
 from components.names import BACKUP_SECRET_NAME, BACKUPPER_APP, DRILL_APP, MANAGED_BY
 from components.options import WaitingComponent, child, metadata
 
@@ -32,6 +33,15 @@ LABELS = {"app.kubernetes.io/name": APP, **MANAGED_BY}
 #: the metrics Service never selects a drill pod.
 DRILL = DRILL_APP
 DRILL_LABELS = {"app.kubernetes.io/name": DRILL, **MANAGED_BY}
+#: The environment variables the backupper gets straight from the spec's ``backup`` section:
+#: field of ``BackupSpec`` -> variable. The component receives the section whole, so a new
+#: setting is a spec field and one line here; nothing in between changes.
+BACKUP_ENV: dict[str, str] = {
+    "interval": "BACKUP_INTERVAL_SECONDS",
+    "retention": "BACKUP_RETENTION_DAYS",
+    "minKeep": "BACKUP_MIN_KEEP",
+    "prefix": "BACKUP_PREFIX",
+}
 
 
 @dataclass(frozen=True)
@@ -41,15 +51,16 @@ class BackupperArgs:
     cas_name: str
     namespace: str
     version: str
-    interval_seconds: int
-    retention_days: int
-    min_keep: int
-    prefix: str
     image: str
     node_selector: Mapping[str, str]
     pull_secret_name: str
-    #: Cron schedule of the restore drill (backup.restoreDrill.schedule); None: no drill.
-    drill_schedule: str | None = None
+    #: The spec's ``backup`` section, whole (see ``BACKUP_ENV``).
+    backup: BackupSpec
+
+    @property
+    def drill_schedule(self) -> str | None:
+        """Cron schedule of the restore drill (backup.restoreDrill.schedule); None: no drill."""
+        return self.backup.restoreDrill.cron
 
 
 def backupper_env(args: BackupperArgs) -> list[dict[str, str]]:
@@ -58,10 +69,7 @@ def backupper_env(args: BackupperArgs) -> list[dict[str, str]]:
         "CAS_NAME": args.cas_name,
         "CAS_NAMESPACE": args.namespace,
         "CAS_VERSION": args.version,
-        "BACKUP_INTERVAL_SECONDS": str(args.interval_seconds),
-        "BACKUP_RETENTION_DAYS": str(args.retention_days),
-        "BACKUP_MIN_KEEP": str(args.min_keep),
-        "BACKUP_PREFIX": args.prefix,
+        **{variable: str(getattr(args.backup, field)) for field, variable in BACKUP_ENV.items()},
         "S3_CREDENTIALS_DIR": CREDENTIALS_DIR,
         "METRICS_PORT": str(METRICS_PORT),
     }

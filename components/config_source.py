@@ -27,7 +27,12 @@ def stack_file(root: Path, stack: str) -> Path:
 
 def stack_names(root: Path) -> list[str]:
     """Every stack that has a stack file in the project at ``root``, sorted."""
-    return sorted(path.name.split(".")[1] for path in (root / STACKS_DIR).glob("Pulumi.*.yaml"))
+    return stack_names_in(root / STACKS_DIR)
+
+
+def stack_names_in(directory: Path) -> list[str]:
+    """Every stack whose file ``Pulumi.<stack>.yaml`` is in ``directory``, sorted (none when it is missing)."""
+    return sorted(path.name.split(".")[1] for path in directory.glob("Pulumi.*.yaml")) if directory.is_dir() else []
 
 
 @dataclass(frozen=True)
@@ -69,4 +74,29 @@ def read_raw_config(namespace: str) -> RawConfig:
         values=values,
         secret_keys=frozenset(secret_keys),
         stack_file=f"{STACKS_DIR}/Pulumi.{pulumi.get_stack()}.yaml",
+    )
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Credentials from ``pulumi config set --secret``; always secret Outputs, never plain strings."""
+
+    dcap_key: pulumi.Output[str] | None
+    s3_access_key_id: pulumi.Output[str] | None
+    s3_secret_access_key: pulumi.Output[str] | None
+    registry_auth: pulumi.Output[str] | None
+    chart_username: pulumi.Output[str] | None = None
+    chart_password: pulumi.Output[str] | None = None
+
+
+def read_secrets(namespace: str) -> StackSecrets:
+    """The stack's credentials under ``namespace`` as secret Outputs (None when not configured)."""
+    config = pulumi.Config(namespace)
+    return StackSecrets(
+        dcap_key=config.get_secret("dcapKey"),
+        s3_access_key_id=config.get_secret("s3AccessKeyId"),
+        s3_secret_access_key=config.get_secret("s3SecretAccessKey"),
+        registry_auth=config.get_secret("registryAuth"),
+        chart_username=config.get_secret("operatorChart.username"),
+        chart_password=config.get_secret("operatorChart.password"),
     )

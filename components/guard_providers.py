@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Sequence
 from typing import Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.runtime.rpc import UNKNOWN
 
-from components.live_cluster import ClusterView, KubectlView, cas_presence
+from components.live_cluster import KubectlView, cas_presence, cas_removal_steps
 from components.provider_errors import UserFacingError, user_facing_errors
-
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN, without importing the runtime
 
 
 def _known(value: Any) -> bool:
+    """False for a value not known yet: absent, or the engine's unknown marker during a preview."""
     return value is not None and value != UNKNOWN
 
 
@@ -103,36 +102,17 @@ class StackGuardProvider(ResourceProvider):
         return None
 
 
-def cas_removal_steps(names: Sequence[str], namespace: str) -> str:
-    """The explicit, documented steps that remove CAS on purpose (the only way it ever goes)."""
-    listed = ", ".join(names) or "<cas>"
-    first = names[0] if names else "<cas>"
-    return (
-        f"To remove CAS {listed} on purpose: (1) back each one up: `kubectl provision cas {first} -n {namespace}"
-        " --local-backup` and check the S3 sets with `scone-backupper list`; (2) delete it and its volumes:"
-        f" `kubectl delete cas {first} -n {namespace}` and `kubectl delete pvc database-{first}-0"
-        f" database-snapshots-{first}-0 -n {namespace}`; (3) run `pulumi destroy` again. The services namespace"
-        " and the operator release are retained by a destroy; remove them afterwards with `kubectl delete"
-        f" namespace {namespace}` and `helm uninstall <release> -n <operator namespace>` (which deletes the SCONE"
-        " CRDs)."
-    )
-
-
 @user_facing_errors
 class DestroyGuardProvider(ResourceProvider):
     """The first delete of a ``pulumi destroy``; refuses while any CAS CR lives in the services namespace.
 
     ``pulumi destroy`` does not run the program, so the stack's declarations cannot tell it that
     a CAS the stack forgot (``skipCas`` + ``cas.removeFromStack``) still runs. ``delete`` reads the
-    cluster itself (read-only) and refuses while a CAS CR exists there, or while it cannot tell.
-    ``cluster`` is for tests; the state never pickles a view (None in every declared guard).
+    cluster itself (read-only) with kubectl and the current kubeconfig, and refuses while a CAS CR
+    exists there, or while it cannot tell.
     """
 
     serialize_as_secret_always = False
-
-    def __init__(self, cluster: ClusterView | None = None) -> None:
-        super().__init__()
-        self.cluster = cluster
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_="scone-destroy-guard", outs=props)
@@ -151,7 +131,7 @@ class DestroyGuardProvider(ResourceProvider):
                 "the destroy guard does not know the services namespace it must check for CAS (its state predates"
                 " that check): run `pulumi up` once, then `pulumi destroy` again"
             )
-        presence = cas_presence(getattr(self, "cluster", None) or KubectlView(), str(namespace))
+        presence = cas_presence(KubectlView(), str(namespace))
         if presence.names is None:
             raise UserFacingError(
                 f"pulumi destroy refused: could not read the CAS custom resources in namespace '{namespace}'"

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.guard_providers import cas_removal_steps
-from components.live_cluster import ClusterView, cas_presence
-from components.owner.cluster import ClusterError
+from components.live_cluster import ClusterError, ClusterView, cas_presence, cas_removal_steps
 from components.placement import PlacementTarget, check_placement
 from components.spec import SconeSpec
 

@@ -1,4 +1,8 @@
-"""What the program reads from the live cluster while it is evaluated (preview included), read-only.
+"""Read-only ``kubectl get -o json`` reads of the live cluster, and what the program reads with them.
+
+``read_json`` and ``ClusterError`` are shared by the program's evaluation reads (here) and the
+owner's providers (``components.owner.cluster``); this module imports nothing but names and errors,
+so it sits at the bottom of the program's imports.
 
 Why: a stack's declarations alone cannot say whether data is at risk. A CAS the stack forgot
 (``skipCas`` + ``cas.removeFromStack``) keeps running in the services namespace, and whether
@@ -13,14 +17,57 @@ fail safe (see ``cas_presence``).
 
 from __future__ import annotations
 
+import json
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
 from components.names import ZONE_LABEL
-from components.owner.cluster import CAS_RESOURCE, ClusterError, image_tag, read_json
+from components.provider_errors import UserFacingError, clean
 
+CAS_RESOURCE = "cas.services.scone.cloud"
+#: Seconds one read may take in a provider (create/update/read of the owner's resources).
+READ_TIMEOUT_SECONDS = 120
 #: Seconds one read may take during evaluation; a preview should not hang on a dead API server.
 EVALUATION_READ_TIMEOUT_SECONDS = 60.0
+#: What kubectl says when a resource kind (a CRD) is not installed.
+NO_SUCH_KIND = "the server doesn't have a resource type"
+
+
+class ClusterError(UserFacingError):
+    """kubectl could not answer; the message carries its (cleaned) stderr and is shown as it is."""
+
+
+def image_tag(image: str) -> str:
+    """``repo/prefix-cas:5.8.0`` -> ``5.8.0`` ("" when untagged)."""
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else ""
+
+
+def read_json(kubectl: str, args: list[str], timeout: float = READ_TIMEOUT_SECONDS) -> dict[str, Any] | None:
+    """``kubectl <args> -o json`` (a get or a list), read-only and bounded.
+
+    None when kubectl prints nothing (``--ignore-not-found``) or when the resource kind is not
+    installed (no object of that kind can exist). Any other failure is a ``ClusterError``.
+    """
+    argv = [kubectl, *args, "-o", "json"]
+    try:
+        proc = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ClusterError(f"`{' '.join(argv)}` did not answer within {timeout:g} s") from exc
+    except FileNotFoundError as exc:
+        raise ClusterError(f"'{kubectl}' is not on PATH: install kubectl") from exc
+    if proc.returncode != 0:
+        if NO_SUCH_KIND in proc.stderr:
+            return None
+        raise ClusterError(f"`{' '.join(argv)}` failed: {clean(proc.stderr, ()).strip()}")
+    if not proc.stdout.strip():
+        return None
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
 
 
 @dataclass(frozen=True)
@@ -184,3 +231,18 @@ def cas_presence(view: ClusterView, namespace: str) -> CasPresence:
         return CasPresence(namespace, tuple(view.cas_names(namespace)))
     except ClusterError as error:
         return CasPresence(namespace, None, str(error))
+
+
+def cas_removal_steps(names: Sequence[str], namespace: str) -> str:
+    """The explicit, documented steps that remove CAS on purpose (the only way it ever goes)."""
+    listed = ", ".join(names) or "<cas>"
+    first = names[0] if names else "<cas>"
+    return (
+        f"To remove CAS {listed} on purpose: (1) back each one up: `kubectl provision cas {first} -n {namespace}"
+        " --local-backup` and check the S3 sets with `scone-backupper list`; (2) delete it and its volumes:"
+        f" `kubectl delete cas {first} -n {namespace}` and `kubectl delete pvc database-{first}-0"
+        f" database-snapshots-{first}-0 -n {namespace}`; (3) run `pulumi destroy` again. The services namespace"
+        " and the operator release are retained by a destroy; remove them afterwards with `kubectl delete"
+        f" namespace {namespace}` and `helm uninstall <release> -n <operator namespace>` (which deletes the SCONE"
+        " CRDs)."
+    )

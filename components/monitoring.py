@@ -63,27 +63,30 @@ def node_label_allowlist(args: MonitoringArgs, cas: str) -> str:
     return f"--metric-labels-allowlist=nodes=[{','.join(keys)}]"
 
 
+def alert(name: str, expr: str, wait: str, severity: str, **annotations: str) -> dict[str, Any]:
+    """One PrometheusRule alert: fires when ``expr`` holds for ``wait``; ``annotations`` say what and what to do."""
+    return {"alert": name, "expr": expr, "for": wait, "labels": {"severity": severity}, "annotations": annotations}
+
+
 def cas_pod_not_ready_rule(args: MonitoringArgs, cas: str) -> dict[str, Any]:
     """The CAS pod has not been Ready for 10 minutes (or is gone)."""
     ns = args.services_namespace
-    return {
-        "alert": "SconeCasNotHealthy",
-        "expr": f'max(kube_pod_status_ready{{namespace="{ns}", pod="{cas}-0", condition="true"}}) < 1'
+    return alert(
+        name="SconeCasNotHealthy",
+        expr=f'max(kube_pod_status_ready{{namespace="{ns}", pod="{cas}-0", condition="true"}}) < 1'
         f' or absent(kube_pod_status_ready{{namespace="{ns}", pod="{cas}-0"}})',
-        "for": "10m",
-        "labels": {"severity": "critical"},
-        "annotations": {
-            "summary": f"CAS {cas} is not HEALTHY",
-            "description": f"Pod {cas}-0 in {ns} has not been ready for 10 minutes. Check"
-            f" `kubectl get cas {cas} -n {ns}` (README: Moving CAS between nodes).",
-            "runbook": f"1. `kubectl get cas {cas} -n {ns}` and `kubectl describe pod {cas}-0 -n {ns}`: is the pod"
-            " Pending (no node can host it: see SconeCasTooFewNodesInZone), crash-looping (`kubectl logs"
-            f" {cas}-0 -n {ns}`), or failing its probes? 2. Pending: its volume pins it to one zone; uncordon or add"
-            " a registered SGX node in that zone. 3. Never delete the CAS CR or its PVCs to 'repair' it: that loses"
-            " the database; restore from a backup only through the documented recovery (README: Operations,"
-            " Recovery).",
-        },
-    }
+        wait="10m",
+        severity="critical",
+        summary=f"CAS {cas} is not HEALTHY",
+        description=f"Pod {cas}-0 in {ns} has not been ready for 10 minutes. Check"
+        f" `kubectl get cas {cas} -n {ns}` (README: Moving CAS between nodes).",
+        runbook=f"1. `kubectl get cas {cas} -n {ns}` and `kubectl describe pod {cas}-0 -n {ns}`: is the pod"
+        " Pending (no node can host it: see SconeCasTooFewNodesInZone), crash-looping (`kubectl logs"
+        f" {cas}-0 -n {ns}`), or failing its probes? 2. Pending: its volume pins it to one zone; uncordon or add"
+        " a registered SGX node in that zone. 3. Never delete the CAS CR or its PVCs to 'repair' it: that loses"
+        " the database; restore from a backup only through the documented recovery (README: Operations,"
+        " Recovery).",
+    )
 
 
 def too_few_cas_nodes_rule(args: MonitoringArgs, cas: str) -> dict[str, Any]:
@@ -97,43 +100,39 @@ def too_few_cas_nodes_rule(args: MonitoringArgs, cas: str) -> dict[str, Any]:
     capable = (
         f"kube_node_labels{{{selector}}} * on(node) group_left() max by (node) (kube_node_spec_unschedulable == 0)"
     )
-    return {
-        "alert": "SconeCasTooFewNodesInZone",
-        "expr": f"(count({capable} * on({zone}) group_left() {cas_zone}) or on() vector(0)) < {minimum}"
+    return alert(
+        name="SconeCasTooFewNodesInZone",
+        expr=f"(count({capable} * on({zone}) group_left() {cas_zone}) or on() vector(0)) < {minimum}"
         f" and on() count({cas_pod}) > 0",
-        "for": "15m",
-        "labels": {"severity": "critical"},
-        "annotations": {
-            "summary": f"Fewer than {minimum} nodes in the zone of CAS {cas} could take it over",
-            "description": f"Fewer than {minimum} schedulable nodes in the zone of pod {cas}-0 ({ns}) are"
-            f" registered for CAS {cas} and labelled {', '.join(f'{k}=true' for k in CAPABLE_LABELS)}. The CAS"
-            " database opens only on registered nodes and its volume stays in its zone: losing the CAS node"
-            " loses the database.",
-            "runbook": f"1. Find the zone: `kubectl get pod {cas}-0 -n {ns} -o wide` and `kubectl get nodes -L"
-            f" {ZONE_LABEL}`. 2. List the nodes there that could host CAS (the preview prints them as 'CAS"
-            " placement'). 3. Uncordon a cordoned one, or add SGX nodes in that zone; the CAS backup controller"
-            " registers new nodes itself (watch `kubectl get cas` MIGRATION reach N/N). 4. Do not drain or remove"
-            " the CAS node until the alert clears. (An unprovisioned CAS has no registered node yet: provision it.)"
-            f" Needs kube-state-metrics with {node_label_allowlist(args, cas)}.",
-        },
-    }
+        wait="15m",
+        severity="critical",
+        summary=f"Fewer than {minimum} nodes in the zone of CAS {cas} could take it over",
+        description=f"Fewer than {minimum} schedulable nodes in the zone of pod {cas}-0 ({ns}) are"
+        f" registered for CAS {cas} and labelled {', '.join(f'{k}=true' for k in CAPABLE_LABELS)}. The CAS"
+        " database opens only on registered nodes and its volume stays in its zone: losing the CAS node"
+        " loses the database.",
+        runbook=f"1. Find the zone: `kubectl get pod {cas}-0 -n {ns} -o wide` and `kubectl get nodes -L"
+        f" {ZONE_LABEL}`. 2. List the nodes there that could host CAS (the preview prints them as 'CAS"
+        " placement'). 3. Uncordon a cordoned one, or add SGX nodes in that zone; the CAS backup controller"
+        " registers new nodes itself (watch `kubectl get cas` MIGRATION reach N/N). 4. Do not drain or remove"
+        " the CAS node until the alert clears. (An unprovisioned CAS has no registered node yet: provision it.)"
+        f" Needs kube-state-metrics with {node_label_allowlist(args, cas)}.",
+    )
 
 
 def alert_rules(args: MonitoringArgs) -> list[dict[str, Any]]:
     """PrometheusRule alerts: operator down, CAS not healthy, too few nodes for CAS, backups stale or failing."""
     ns_ops, ns_svc = args.operator_namespace, args.services_namespace
     rules: list[dict[str, Any]] = [
-        {
-            "alert": "SconeOperatorDown",
-            "expr": f'absent(up{{namespace="{ns_ops}", service="{OPERATOR_METRICS_SERVICE}"}} == 1)',
-            "for": "10m",
-            "labels": {"severity": "critical"},
-            "annotations": {
-                "summary": "The scone-operator is not running or not scraped",
-                "description": f"No healthy scrape of {OPERATOR_METRICS_SERVICE} in {ns_ops} for 10 minutes;"
-                " LAS, SGX plugin and CAS are not reconciled.",
-            },
-        }
+        alert(
+            name="SconeOperatorDown",
+            expr=f'absent(up{{namespace="{ns_ops}", service="{OPERATOR_METRICS_SERVICE}"}} == 1)',
+            wait="10m",
+            severity="critical",
+            summary="The scone-operator is not running or not scraped",
+            description=f"No healthy scrape of {OPERATOR_METRICS_SERVICE} in {ns_ops} for 10 minutes;"
+            " LAS, SGX plugin and CAS are not reconciled.",
+        )
     ]
     if args.has_cas:
         rules.extend([cas_pod_not_ready_rule(args, args.cas_name), too_few_cas_nodes_rule(args, args.cas_name)])
@@ -141,29 +140,23 @@ def alert_rules(args: MonitoringArgs) -> list[dict[str, Any]]:
         stale_after = 2 * args.backup_interval
         rules.extend(
             [
-                {
-                    "alert": "SconeCasBackupTooOld",
-                    "expr": f'time() - max(scone_backupper_last_success_timestamp_seconds{{namespace="{ns_svc}"}})'
+                alert(
+                    name="SconeCasBackupTooOld",
+                    expr=f'time() - max(scone_backupper_last_success_timestamp_seconds{{namespace="{ns_svc}"}})'
                     f" > {stale_after}",
-                    "for": "5m",
-                    "labels": {"severity": "critical"},
-                    "annotations": {
-                        "summary": "The newest CAS database backup is older than twice the backup interval",
-                        "description": f"No backup for more than {stale_after} s (2 x backup.interval).",
-                    },
-                },
-                {
-                    "alert": "SconeCasBackupperFailing",
-                    "expr": f'sum(increase(scone_backupper_failures_total{{namespace="{ns_svc}"}}'
-                    f"[{stale_after}s])) > 0",
-                    "for": "1m",
-                    "labels": {"severity": "warning"},
-                    "annotations": {
-                        "summary": "The CAS DB backupper reports failures",
-                        "description": f"See `kubectl logs deploy/{BACKUPPER_APP} -n {ns_svc}`; failures are counted"
-                        " by kind.",
-                    },
-                },
+                    wait="5m",
+                    severity="critical",
+                    summary="The newest CAS database backup is older than twice the backup interval",
+                    description=f"No backup for more than {stale_after} s (2 x backup.interval).",
+                ),
+                alert(
+                    name="SconeCasBackupperFailing",
+                    expr=f'sum(increase(scone_backupper_failures_total{{namespace="{ns_svc}"}}[{stale_after}s])) > 0',
+                    wait="1m",
+                    severity="warning",
+                    summary="The CAS DB backupper reports failures",
+                    description=f"See `kubectl logs deploy/{BACKUPPER_APP} -n {ns_svc}`; failures are counted by kind.",
+                ),
             ]
         )
     if args.backup_interval is not None and args.drill_schedule:
@@ -181,27 +174,25 @@ def restore_drill_rule(args: MonitoringArgs, schedule: str) -> dict[str, Any]:
     limit = 2 * schedule_period_seconds(schedule)
     cron_job = f'{{namespace="{ns_svc}", cronjob="{DRILL_APP}"}}'
     passed = f"max(kube_cronjob_status_last_successful_time{cron_job})"
-    return {
-        "alert": "SconeCasRestoreDrillOverdue",
-        "expr": f"time() - {passed} > {limit}"
+    return alert(
+        name="SconeCasRestoreDrillOverdue",
+        expr=f"time() - {passed} > {limit}"
         f" or (time() - max(kube_cronjob_created{cron_job}) > {limit} unless on() {passed})",
-        "for": "15m",
-        "labels": {"severity": "warning"},
-        "annotations": {
-            "summary": "No CAS database restore drill has passed for twice its schedule's period",
-            "description": f"CronJob {DRILL_APP} in {ns_svc} has had no successful drill for more than {limit} s"
-            f" (2 x the longest gap of '{schedule}'). The newest backup set"
-            " may not be restorable.",
-            "runbook": f"1. `kubectl get jobs -n {ns_svc} -l app.kubernetes.io/name={DRILL_APP}`, then"
-            f" `kubectl logs job/<newest> -n {ns_svc}`: the line `restore drill FAILED: ...` names the set and"
-            " the object or file at fault (exit codes: backupper/README.md). No Job at all: the CronJob is"
-            " suspended or cannot create pods (`kubectl describe cronjob`). 2. Re-run it on demand:"
-            " `scone-ops backup drill --stack <env>`. 3. A damaged or missing object in the newest set: take a"
-            " new backup (`scone-ops backup now --stack <env>`) and drill again; keep the damaged set for"
-            " investigation (`scone-backupper list --all`), never delete sets by hand. 4. Encryption key"
-            " errors: the Secret's ENCRYPTION_KEY no longer matches the sets; restore the old key.",
-        },
-    }
+        wait="15m",
+        severity="warning",
+        summary="No CAS database restore drill has passed for twice its schedule's period",
+        description=f"CronJob {DRILL_APP} in {ns_svc} has had no successful drill for more than {limit} s"
+        f" (2 x the longest gap of '{schedule}'). The newest backup set"
+        " may not be restorable.",
+        runbook=f"1. `kubectl get jobs -n {ns_svc} -l app.kubernetes.io/name={DRILL_APP}`, then"
+        f" `kubectl logs job/<newest> -n {ns_svc}`: the line `restore drill FAILED: ...` names the set and"
+        " the object or file at fault (exit codes: backupper/README.md). No Job at all: the CronJob is"
+        " suspended or cannot create pods (`kubectl describe cronjob`). 2. Re-run it on demand:"
+        " `scone-ops backup drill --stack <env>`. 3. A damaged or missing object in the newest set: take a"
+        " new backup (`scone-ops backup now --stack <env>`) and drill again; keep the damaged set for"
+        " investigation (`scone-backupper list --all`), never delete sets by hand. 4. Encryption key"
+        " errors: the Secret's ENCRYPTION_KEY no longer matches the sets; restore the old key.",
+    )
 
 
 def dashboard(args: MonitoringArgs) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The spec cut into each component's settings: the one place that reads ``SconeSpec`` for them.
 
 Components take a small args object each and import no spec and no sibling, so a setting
-that only one component uses touches the spec, this module and that component.
+that only one component uses touches the spec, this module and that component. The backupper
+takes the spec's ``backup`` section whole: a backup setting it reads touches only the spec and
+the backupper (``components.backupper.BACKUP_ENV``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from components import support_matrix
 from components.backup_bucket import BucketArgs, SecretSource, StoreCredentials
 from components.backupper import BackupperArgs
 from components.cas import CasArgs
+from components.config_source import StackSecrets
 from components.monitoring import MonitoringArgs
 from components.operator import CertManagerArgs, ChartSource, OperatorArgs
 from components.owner.component import CasOwnerArgs
 from components.services import ServicesArgs
 from components.spec import SconeSpec
-from components.spec_loader import StackSecrets
 
 
 def stack_guard_props(spec: SconeSpec, stack: str, project: str) -> dict[str, Any]:
@@ -153,14 +155,10 @@ def backupper_args(spec: SconeSpec) -> BackupperArgs:
         cas_name=spec.cas.name,
         namespace=spec.namespaces.services,
         version=spec.serviceVersion,
-        interval_seconds=spec.backup.interval,
-        retention_days=spec.backup.retention,
-        min_keep=spec.backup.minKeep,
-        prefix=spec.backup.prefix,
         image=spec.backupper_image,
         node_selector=dict(spec.serviceNodeSelector),
         pull_secret_name=spec.images.pullSecretName,
-        drill_schedule=spec.backup.restoreDrill.cron,
+        backup=spec.backup,
     )
 
 

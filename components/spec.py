@@ -20,12 +20,13 @@ from components.labels import DnsLabel, DnsSubdomain, NodeSelector, dns_label_pr
 from components.names import DEFAULT_IMAGE_REPOSITORY, MAX_CAS_NAME
 from components.operator_chart import CREDENTIAL_KEYS, OperatorChartSettings
 from components.owner.config import OwnerSettings
+from components.owner.versions import version_problem
 from components.strict_model import StrictModel
 
 CONFIG_NAMESPACE = "scone"
 
 #: Config keys whose values are credentials. They must be set with
-#: ``pulumi config set --secret`` and are never part of the model (``spec_loader.read_secrets``).
+#: ``pulumi config set --secret`` and are never part of the model (``config_source.read_secrets``).
 SECRET_KEYS: dict[str, str] = {
     "dcapKey": "Intel PCS / DCAP API key, handed to kubectl-provision through DCAP_KEY",
     "s3AccessKeyId": "access key id of an S3-compatible store (with backup.s3.endpoint)",
@@ -242,12 +243,9 @@ class SconeSpec(StrictModel):
 
     @model_validator(mode="after")
     def _version_is_supported(self) -> SconeSpec:
-        supported = support_matrix.supported_versions()
-        if self.serviceVersion not in supported:
-            raise ValueError(
-                f"serviceVersion '{self.serviceVersion}' is not supported; supported versions are"
-                f" {', '.join(supported)} (components/support_matrix.yaml)"
-            )
+        problem = version_problem(self.serviceVersion, tuple(support_matrix.supported_versions()))
+        if problem:
+            raise ValueError(problem)
         if self.kubernetesVersion is not None:
             release = support_matrix.release(self.serviceVersion)
             try:

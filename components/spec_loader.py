@@ -7,28 +7,14 @@ Pulumi secrets, everything else through the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import pulumi
 from pydantic import ValidationError
 
 from components.config_errors import SpecError, did_you_mean, explain
 from components.config_source import RawConfig
-from components.operator_chart import PASSWORD_KEY, USERNAME_KEY, split_nested_credentials
+from components.operator_chart import split_nested_credentials
 from components.spec import CONFIG_NAMESPACE, SECRET_KEYS, SconeSpec
-
-
-@dataclass(frozen=True)
-class StackSecrets:
-    """Credentials from ``pulumi config set --secret``; always secret Outputs, never plain strings."""
-
-    dcap_key: pulumi.Output[str] | None
-    s3_access_key_id: pulumi.Output[str] | None
-    s3_secret_access_key: pulumi.Output[str] | None
-    registry_auth: pulumi.Output[str] | None
-    chart_username: pulumi.Output[str] | None = None
-    chart_password: pulumi.Output[str] | None = None
 
 
 def validate_spec(raw: RawConfig) -> SconeSpec:
@@ -96,16 +82,3 @@ def _with_secret_hint(problem: str) -> str:
     key = problem.split(marker, maxsplit=1)[0].split(":", 1)[1]
     allowed = [field.alias or name for name, field in SconeSpec.model_fields.items()] + list(SECRET_KEYS)
     return f"{problem.split(marker, maxsplit=1)[0]}: unknown key{did_you_mean(key, allowed)}"
-
-
-def read_secrets() -> StackSecrets:
-    """The stack's credentials as secret Outputs (None when not configured)."""
-    config = pulumi.Config(CONFIG_NAMESPACE)
-    return StackSecrets(
-        dcap_key=config.get_secret("dcapKey"),
-        s3_access_key_id=config.get_secret("s3AccessKeyId"),
-        s3_secret_access_key=config.get_secret("s3SecretAccessKey"),
-        registry_auth=config.get_secret("registryAuth"),
-        chart_username=config.get_secret(USERNAME_KEY),
-        chart_password=config.get_secret(PASSWORD_KEY),
-    )

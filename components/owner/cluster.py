@@ -8,31 +8,12 @@ create/update/read, never in check/diff, so a preview touches nothing. Nothing h
 
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from components.owner.plugin import clean
-from components.provider_errors import UserFacingError
+from components.live_cluster import CAS_RESOURCE, image_tag, read_json
 
-CAS_RESOURCE = "cas.services.scone.cloud"
 VAULT_RESOURCE = "vaults.services.scone.cloud"
-READ_TIMEOUT_SECONDS = 120
-
-
-#: What kubectl says when a resource kind (a CRD) is not installed.
-NO_SUCH_KIND = "the server doesn't have a resource type"
-
-
-class ClusterError(UserFacingError):
-    """kubectl could not answer; the message carries its (cleaned) stderr and is shown as it is."""
-
-
-def image_tag(image: str) -> str:
-    """``repo/prefix-cas:5.8.0`` -> ``5.8.0`` ("" when untagged)."""
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else ""
 
 
 @dataclass(frozen=True)
@@ -81,28 +62,3 @@ class Cluster:
 
     def vault_exists(self, name: str, namespace: str) -> bool:
         return self._get(VAULT_RESOURCE, name, namespace) is not None
-
-
-def read_json(kubectl: str, args: list[str], timeout: float = READ_TIMEOUT_SECONDS) -> dict[str, Any] | None:
-    """``kubectl <args> -o json`` (a get or a list), read-only and bounded.
-
-    None when kubectl prints nothing (``--ignore-not-found``) or when the resource kind is not
-    installed (no object of that kind can exist). Any other failure is a ``ClusterError``.
-    """
-    argv = [kubectl, *args, "-o", "json"]
-    try:
-        proc = subprocess.run(
-            argv, check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ClusterError(f"`{' '.join(argv)}` did not answer within {timeout:g} s") from exc
-    except FileNotFoundError as exc:
-        raise ClusterError(f"'{kubectl}' is not on PATH: install kubectl") from exc
-    if proc.returncode != 0:
-        if NO_SUCH_KIND in proc.stderr:
-            return None
-        raise ClusterError(f"`{' '.join(argv)}` failed: {clean(proc.stderr, ()).strip()}")
-    if not proc.stdout.strip():
-        return None
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result

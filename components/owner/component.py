@@ -29,8 +29,11 @@ from components.names import MAX_CAS_NAME
 from components.options import WaitingComponent, child
 from components.owner.config import OwnerSettings, expand_dir
 from components.owner.resources import CasProvisioning, CasRecovery, CasUpgrade, CasVersionGate, VaultProvisioning
+from components.owner.versions import version_problem
 
 MANAGEMENT_STATES = ("Managed", "Unmanaged")
+#: The kubectl the owner's providers run: the one on PATH, with the kubeconfig Pulumi's provider uses.
+KUBECTL = "kubectl"
 #: The SCONE guide: without your own DCAP API key a default key is used, with no guarantee of
 #: validity or availability (kubectl-provision falls back to an all-zero key).
 DEFAULT_DCAP_KEY_WARNING = (
@@ -54,8 +57,6 @@ class CasOwnerArgs:
     supported_versions: list[str] = field(default_factory=list)  # oldest -> newest
     management_state: str = "Managed"
     dcap_key: pulumi.Output[str] | None = None
-    cas_cr: pulumi.Resource | None = None
-    kubectl: str = "kubectl"
 
 
 def _sha256(path: Path) -> str | None:
@@ -111,11 +112,9 @@ class CasOwner(WaitingComponent):
             )
         if args.management_state not in MANAGEMENT_STATES:
             raise ValueError(f"managementState '{args.management_state}' is not allowed: use Managed or Unmanaged")
-        if args.supported_versions and args.service_version not in args.supported_versions:
-            raise ValueError(
-                f"serviceVersion '{args.service_version}' is not in the support matrix "
-                f"({', '.join(args.supported_versions)}): pick a supported version"
-            )
+        version = version_problem(args.service_version, tuple(args.supported_versions))
+        if version:
+            raise ValueError(version)
         managed = args.management_state == "Managed"
 
         if settings.enabled:
@@ -159,7 +158,7 @@ class CasOwner(WaitingComponent):
                 "namespace": args.namespace,
                 "version": args.service_version,
                 "ownerManaged": settings.enabled,
-                "kubectl": args.kubectl,
+                "kubectl": KUBECTL,
             },
             child(self, depends_on=gate_deps),
         )
@@ -170,15 +169,12 @@ class CasOwner(WaitingComponent):
         self.backup_sha256 = upgrade.backup_sha256 if upgrade else pulumi.Output.from_input(None)
         self.cas_version = self.upgrade_gate.cas_version
         self.public_keys = recovery.public_keys if recovery else pulumi.Output.from_input(None)
-        if args.cas_cr is not None:
-            self.complete(args.cas_cr)
 
     def complete(self, cas_cr: pulumi.Resource | None) -> None:
         """Second phase: provisioning (and vault) once the CAS CR resource exists; registers outputs.
 
         Why two phases: the CAS CR needs the operator, the operator needs ``upgrade_gate``; so the
         stack builds ``CasOwner`` (gate) first, then the operator and the CAS CR, then calls this.
-        Passing ``cas_cr`` in ``CasOwnerArgs`` does both phases at once.
         """
         if self._completed:
             raise RuntimeError("CasOwner.complete() was already called")
@@ -224,7 +220,7 @@ class CasOwner(WaitingComponent):
             "maxAttempts": settings.max_attempts,
             "backoffSeconds": settings.backoff_seconds,
             "supportedVersions": list(args.supported_versions),
-            "kubectl": args.kubectl,
+            "kubectl": KUBECTL,
         }
         if args.dcap_key is not None:
             props["dcapKey"] = pulumi.Output.secret(args.dcap_key)

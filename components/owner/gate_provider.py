@@ -18,7 +18,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.owner.cluster import Cluster, ClusterError
+from components.live_cluster import ClusterError
+from components.owner.cluster import Cluster
 from components.owner.provider_base import changed_keys, fail, public_outputs
 from components.provider_errors import user_facing_errors
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -22,14 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.provider_errors import UserFacingError
+from components.provider_errors import UserFacingError, clean
 
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
-REDACTED = "[REDACTED]"
-# key=value shapes the plugin (or the scone CLI) may echo; their values are secret whatever they are.
-_SECRET_ASSIGNMENTS = re.compile(
-    r"(?i)\b(subscription_key|dcap[_-]?(?:api[_-]?)?key|CAS_PROVISIONING_TOKEN|token)(\s*[=:]\s*\"?)([^\s\"]+)"
-)
 REQUIRED_TOOLS = ("kubectl", "jq", "docker", "cosign", "gpg")
 STDERR_TAIL_LINES = 15
 BACKOFF_CAP_SECONDS = 300.0
@@ -45,22 +38,6 @@ class PluginError(UserFacingError):
 
 class PreflightError(PluginError):
     """The machine is not ready for a run; one line per problem, each saying what to do."""
-
-
-def strip_ansi(text: str) -> str:
-    return ANSI_ESCAPE.sub("", text)
-
-
-def redact(text: str, secrets: Sequence[str | None]) -> str:
-    """Remove every secret value and every ``key=value`` that looks like a credential."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    return _SECRET_ASSIGNMENTS.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-
-
-def clean(text: str, secrets: Sequence[str | None]) -> str:
-    return redact(strip_ansi(text), secrets)
 
 
 @dataclass(frozen=True)
@@ -125,7 +102,6 @@ class PluginRunner:
     policy: RunPolicy = RunPolicy()
     kubectl: str = "kubectl"
     extra_secrets: tuple[str, ...] = ()
-    sleep: Callable[[float], None] = time.sleep
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -194,7 +170,7 @@ class PluginRunner:
                     if reason:
                         history.append(f"not retried: {reason}")
                         break
-                self.sleep(self.policy.backoff(attempt - 1))
+                wait_before_retry(self.policy.backoff(attempt - 1))
             if before_each is not None:
                 before_each()
             result = self.run_once(args)
@@ -220,6 +196,11 @@ class PluginRunner:
             + "\n  ".join(tail or ["(no output)"])
             + f"\nFull redacted transcript: {self.work_dir / 'kubectl-provision.log'}"
         )
+
+
+def wait_before_retry(seconds: float) -> None:
+    """The backoff between two attempts of a run."""
+    time.sleep(seconds)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

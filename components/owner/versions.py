@@ -1,17 +1,20 @@
-"""The version rules of a CAS upgrade: supported versions only, forward, one supported version at a time.
+"""The version policy: supported versions only; a CAS upgrade goes forward, one supported version at a time.
 
-Why apart from the providers: the same rules run in preview (``check``/``diff``, on properties only)
-and in ``up`` (against the version the CAS CR reports), and they need nothing but the support matrix.
+The one home of these rules: the spec refuses an unsupported ``serviceVersion`` with
+``version_problem``, the owner component and its providers apply the same rules in preview
+(``check``/``diff``, on properties only) and in ``up`` (against the version the CAS CR reports).
+They need nothing but the support matrix's versions, oldest first, so this module imports nothing.
 """
 
 from __future__ import annotations
 
 
 def version_problem(version: str, supported: tuple[str, ...]) -> str | None:
+    """Why ``version`` may not run (not in ``supported``), or None; an empty ``supported`` allows all."""
     if supported and version not in supported:
         return (
             f"serviceVersion '{version}' is not in the support matrix ({', '.join(supported)}): "
-            "pick a supported version"
+            "pick a supported version (components/support_matrix.yaml lists them)"
         )
     return None
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.live_cluster import image_tag
+
 CAS_GROUP = "services.scone.cloud"
 CAS_VERSION = "v1beta1"
 
@@ -59,12 +61,6 @@ class StoreError(Exception):
         self.code = code
         self.reason = reason
         self.message = message
-
-
-def image_tag(image: str) -> str:
-    """The tag of an image reference (``repo/cas:5.8.0`` -> ``5.8.0``), or ``""``."""
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else ""
 
 
 class ClusterStore:

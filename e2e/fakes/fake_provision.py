@@ -51,7 +51,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from e2e.fakes.cluster_store import image_tag
+from components.live_cluster import image_tag
 from e2e.fakes.provision_base import PluginBase
 from e2e.fakes.provision_cli import DEFAULT_DCAP, PLUGIN_VERSION, RED, RESET, USAGE, Exit, error_exit, parse, warning
 from e2e.fakes.provision_hooks import injected_rule, log_call

@@ -88,11 +88,11 @@ def load_spec(path: Path, root: Path = PROJECT_ROOT) -> Any:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     from components.config_errors import SpecError  # noqa: PLC0415 - needs the project on sys.path
-    from components.config_source import RawConfig, decode_value  # noqa: PLC0415
+    from components.config_source import RawConfig, decode_value, stack_names_in  # noqa: PLC0415
     from components.spec_loader import validate_spec  # noqa: PLC0415
 
     if not path.is_file():
-        stacks = sorted(p.name.split(".")[1] for p in path.parent.glob("Pulumi.*.yaml")) if path.parent.is_dir() else []
+        stacks = stack_names_in(path.parent)
         raise OpsError(ExitCode.CONFIG, f"stack file {path} does not exist",
                        f"pass --stack with one of: {', '.join(stacks) or '(none found)'}, or --stack-file PATH")
     try:

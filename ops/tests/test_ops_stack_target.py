@@ -9,7 +9,9 @@ import yaml
 from scone_ops.errors import ExitCode, OpsError
 from scone_ops.stack_target import PROJECT_ROOT, load_target, stack_file_for
 
-STACKS = sorted(p.name.split(".")[1] for p in (PROJECT_ROOT / "stacks").glob("Pulumi.*.yaml"))
+from components.config_source import stack_names
+
+STACKS = stack_names(PROJECT_ROOT)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -76,8 +76,8 @@ def test_disabled_provisioning_registers_only_the_credential_free_gate() -> None
 
 def test_enabled_wires_upgrade_before_gate_and_provisioning_after_cas_cr(tmp_path: Path) -> None:
     def build() -> dict[str, Any]:
-        cas_cr = pulumi.CustomResource("kubernetes:services.scone.cloud/v1beta1:CAS", "cas-cr", {})
-        owner = CasOwner("owner", owner_args(enabled(tmp_path, vault={"enabled": True}), cas_cr=cas_cr))
+        owner = CasOwner("owner", owner_args(enabled(tmp_path, vault={"enabled": True})))
+        owner.complete(pulumi.CustomResource("kubernetes:services.scone.cloud/v1beta1:CAS", "cas-cr", {}))
         return {"publicKeys": owner.public_keys, "backupPath": owner.backup_path}
 
     ev = run(build, preview=True)
@@ -122,8 +122,8 @@ def test_cas_version_output_is_what_provisioning_read_after_cas_exists(
     tmp_path: Path, gate: str | None, provisioning: str | None, expected: str
 ) -> None:
     def build() -> dict[str, Any]:
-        cas_cr = pulumi.CustomResource("kubernetes:services.scone.cloud/v1beta1:CAS", "cas-cr", {})
-        owner = CasOwner("owner", owner_args(enabled(tmp_path), cas_cr=cas_cr))
+        owner = CasOwner("owner", owner_args(enabled(tmp_path)))
+        owner.complete(pulumi.CustomResource("kubernetes:services.scone.cloud/v1beta1:CAS", "cas-cr", {}))
         return {"casVersion": owner.cas_version}
 
     ev = run(build, mocks=CasVersionsSeen(gate, provisioning))
@@ -133,7 +133,7 @@ def test_cas_version_output_is_what_provisioning_read_after_cas_exists(
 
 def test_dcap_key_is_a_secret_input_and_never_a_plain_value(tmp_path: Path) -> None:
     def build() -> dict[str, Any]:
-        owner = CasOwner("owner", owner_args(enabled(tmp_path), cas_cr=None))
+        owner = CasOwner("owner", owner_args(enabled(tmp_path)))
         owner.complete(None)
         return {"publicKeys": owner.public_keys}
 
@@ -153,9 +153,7 @@ def test_unmanaged_with_snapshot_registers_recovery_and_no_provisioning(tmp_path
     def build() -> dict[str, Any]:
         owner = CasOwner(
             "owner",
-            owner_args(
-                enabled(tmp_path, recovery={"snapshotDir": str(snapshot)}), management_state="Unmanaged", cas_cr=None
-            ),
+            owner_args(enabled(tmp_path, recovery={"snapshotDir": str(snapshot)}), management_state="Unmanaged"),
         )
         owner.complete(None)
         return {"publicKeys": owner.public_keys}

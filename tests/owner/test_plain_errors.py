@@ -69,6 +69,6 @@ def test_a_cluster_read_failure_is_its_message_alone(world: OwnerWorld) -> None:
     report = served(
         world, "CasUpgradeProvider", "read", "scone-system/cas", world.props(kubectl=str(world.tmp / "no-kubectl"))
     )
-    assert report.startswith("components.owner.cluster.ClusterError: ")
+    assert report.startswith("components.live_cluster.ClusterError: ")
     assert "is not on PATH: install kubectl" in report
     assert "Traceback" not in report

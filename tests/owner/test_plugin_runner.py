@@ -10,13 +10,22 @@ from pathlib import Path
 import pytest
 
 from components.owner import plugin as plugin_module
-from components.owner.plugin import PluginEnv, PluginError, PluginRunner, RunPolicy, redact, strip_ansi
+from components.owner.plugin import PluginEnv, PluginError, PluginRunner, RunPolicy
+from components.provider_errors import redact, strip_ansi
 from tests.owner.world import NAMESPACE, SENTINEL_DCAP, OwnerWorld
 
 
-def runner(world: OwnerWorld, sleeps: list[float], attempts: int = 4, backoff: float = 2.0) -> PluginRunner:
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The runner's backoff waits, recorded instead of slept."""
+    waits: list[float] = []
+    monkeypatch.setattr(plugin_module, "wait_before_retry", waits.append)
+    return waits
+
+
+def runner(world: OwnerWorld, attempts: int = 4, backoff: float = 2.0) -> PluginRunner:
     env = PluginEnv("5.8.0", "registry.example/scone", "osc-", world.target, SENTINEL_DCAP)
-    return PluginRunner(env, world.work, RunPolicy(60, attempts, backoff), sleep=sleeps.append)
+    return PluginRunner(env, world.work, RunPolicy(60, attempts, backoff))
 
 
 def test_strip_ansi_removes_upstream_colours() -> None:
@@ -35,20 +44,19 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert [policy.backoff(n) for n in (1, 2, 3, 6)] == [10, 20, 40, 300]
 
 
-def test_retries_with_backoff_until_success(world: OwnerWorld) -> None:
+def test_retries_with_backoff_until_success(world: OwnerWorld, sleeps: list[float]) -> None:
     world.inject({"match": "--version", "action": "fail", "times": 2})
-    sleeps: list[float] = []
-    result = runner(world, sleeps).run(["--version"], "asking the version")
+    result = runner(world).run(["--version"], "asking the version")
     assert result.stdout.strip() == "5.8.0" and result.attempts == 3
     assert sleeps == [2.0, 4.0]
     assert len(world.calls()) == 3
 
 
+@pytest.mark.usefixtures("sleeps")
 def test_gives_up_after_max_attempts_with_last_stderr_lines(world: OwnerWorld) -> None:
     world.inject({"match": "--version", "action": "fail", "message": "registry login required"})
-    sleeps: list[float] = []
     with pytest.raises(PluginError) as err:
-        runner(world, sleeps, attempts=2).run(["--version"], "asking the version")
+        runner(world, attempts=2).run(["--version"], "asking the version")
     text = str(err.value)
     assert text.startswith(
         "asking the version failed: `kubectl provision --version` (attempt 1: exit 1; attempt 2: exit 1)"
@@ -61,14 +69,14 @@ def test_gives_up_after_max_attempts_with_last_stderr_lines(world: OwnerWorld) -
 def test_stop_retrying_hook_ends_the_loop_with_its_reason(world: OwnerWorld) -> None:
     world.inject({"match": "--version", "action": "fail"})
     with pytest.raises(PluginError, match="not retried: the Vault now exists"):
-        runner(world, []).run(["--version"], "x", stop_retrying=lambda: "the Vault now exists")
+        runner(world).run(["--version"], "x", stop_retrying=lambda: "the Vault now exists")
     assert len(world.calls()) == 1
 
 
 def test_dcap_key_is_in_the_environment_not_in_argv(world: OwnerWorld) -> None:
     import hashlib
 
-    runner(world, []).run(["--version"], "x")
+    runner(world).run(["--version"], "x")
     call = world.calls()[0]
     assert call["argv"] == ["--version"]
     assert call["dcap_key_sha256"] == hashlib.sha256(SENTINEL_DCAP.encode()).hexdigest()
@@ -88,7 +96,8 @@ def test_inherited_namespace_and_dcap_key_do_not_leak_into_runs(
 def test_port_forward_detection_sees_a_real_process(world: OwnerWorld) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)", "port-forward"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     try:
@@ -110,7 +119,7 @@ def plugin_module_real() -> list[int]:
 def test_fake_plugin_refuses_to_run_beside_a_port_forward(world: OwnerWorld) -> None:
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "port-forward"], env=dict(os.environ))
     try:
-        result = runner(world, []).run_once(["cas", "cas", "-n", NAMESPACE, "--verify"])
+        result = runner(world).run_once(["cas", "cas", "-n", NAMESPACE, "--verify"])
     finally:
         proc.kill()
         proc.wait()
@@ -121,6 +130,6 @@ def test_fake_plugin_refuses_to_run_beside_a_port_forward(world: OwnerWorld) -> 
 def test_transcript_log_is_redacted(world: OwnerWorld) -> None:
     world.inject({"match": "--version", "action": "fail", "message": "echo {DCAP_KEY}"})
     with pytest.raises(PluginError):
-        runner(world, [], attempts=1).run(["--version"], "x")
+        runner(world, attempts=1).run(["--version"], "x")
     log = Path(world.work / "kubectl-provision.log").read_text()
     assert SENTINEL_DCAP not in log and "[REDACTED]" in log

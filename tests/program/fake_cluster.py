@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from components.live_cluster import CasFacts, CasPod, Node
+from components.live_cluster import CasFacts, CasPod, ClusterError, Node
 from components.names import CAPABLE_LABELS, registration_label
-from components.owner.cluster import ClusterError
 
 NAMESPACE = "osc-scone-system"
 

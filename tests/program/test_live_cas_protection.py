@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from components.guard_providers import DestroyGuardProvider
-from components.live_cluster import CasFacts, KubectlView, OfflineView
-from components.owner.cluster import ClusterError
+from components.live_cluster import CasFacts, ClusterError, KubectlView, OfflineView
 from components.provider_errors import UserFacingError
 from e2e.fakes.apiserver import FakeApiServer
 from tests.program.conftest import Evaluate
@@ -87,63 +86,19 @@ def test_destroy_guard_records_the_namespace_its_delete_must_check(evaluate_stac
     assert guard.inputs["servicesNamespace"] == NAMESPACE
 
 
-def test_destroy_guard_delete_refuses_while_a_cas_cr_exists_with_the_removal_steps() -> None:
-    provider = DestroyGuardProvider(running_cas())
-    with pytest.raises(UserFacingError) as refused:
-        provider.delete("scone-destroy-guard", {"protects": None, "servicesNamespace": NAMESPACE})
-    message = str(refused.value)
-    assert "CAS cas still exist(s) in namespace 'osc-scone-system'" in message
-    assert "Nothing was deleted" in message
-    for step in ("--local-backup", "kubectl delete cas cas -n osc-scone-system", "database-cas-0", "helm uninstall"):
-        assert step in message
-
-
-def test_destroy_guard_delete_refuses_when_it_cannot_read_the_cluster() -> None:
-    provider = DestroyGuardProvider(FakeClusterView(unreachable=True))
-    with pytest.raises(UserFacingError, match="could not read the CAS custom resources"):
-        provider.delete("scone-destroy-guard", {"servicesNamespace": NAMESPACE})
-
-
-def test_destroy_guard_delete_refuses_when_its_state_predates_the_namespace() -> None:
-    with pytest.raises(UserFacingError, match="run `pulumi up` once"):
-        DestroyGuardProvider(FakeClusterView()).delete("scone-destroy-guard", {"protects": None})
-
-
-def test_destroy_guard_delete_lets_destroy_go_on_when_no_cas_cr_exists() -> None:
-    DestroyGuardProvider(FakeClusterView()).delete("g", {"servicesNamespace": NAMESPACE})  # no refusal
-
-
 @pytest.fixture
 def fake_apiserver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApiServer]:
+    """An API server kubectl can talk to, as the current kubeconfig, holding the services namespace."""
     server = FakeApiServer(tmp_path / "cluster").start()
     monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path / "kubeconfig")))
+    server.store.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     yield server
     server.stop()
 
 
-def test_destroy_guard_delete_reads_the_cas_crs_with_real_kubectl(fake_apiserver: FakeApiServer) -> None:
-    store = fake_apiserver.store
-    store.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    guard = DestroyGuardProvider()  # the production path: KubectlView on the current kubeconfig
-    guard.delete("g", {"servicesNamespace": NAMESPACE})  # no CAS CR yet: the destroy may go on
-    store.create(
-        "cas",
-        NAMESPACE,
-        {
-            "apiVersion": "services.scone.cloud/v1beta1",
-            "kind": "CAS",
-            "metadata": {"name": "kept", "namespace": NAMESPACE},
-            "spec": {"image": "registry.example.com/osc-cas:5.8.0"},
-        },
-    )
-    assert KubectlView().cas_names(NAMESPACE) == ["kept"]
-    with pytest.raises(UserFacingError, match="CAS kept still exist"):
-        guard.delete("g", {"servicesNamespace": NAMESPACE})
-
-
-def test_kubectl_view_reports_an_unreachable_api_server_as_a_cluster_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def unreachable_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The current kubeconfig names an API server nobody answers for."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         '{"apiVersion": "v1", "kind": "Config", "current-context": "c",'
@@ -151,5 +106,55 @@ def test_kubectl_view_reports_an_unreachable_api_server_as_a_cluster_error(
         ' "users": [{"name": "u", "user": {}}], "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}'
     )
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+
+
+def _create_cas(server: FakeApiServer, name: str) -> None:
+    server.store.create(
+        "cas",
+        NAMESPACE,
+        {
+            "apiVersion": "services.scone.cloud/v1beta1",
+            "kind": "CAS",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"image": "registry.example.com/osc-cas:5.8.0"},
+        },
+    )
+
+
+def test_destroy_guard_delete_refuses_while_a_cas_cr_exists_with_the_removal_steps(
+    fake_apiserver: FakeApiServer,
+) -> None:
+    _create_cas(fake_apiserver, "cas")
+    with pytest.raises(UserFacingError) as refused:
+        DestroyGuardProvider().delete("scone-destroy-guard", {"protects": None, "servicesNamespace": NAMESPACE})
+    message = str(refused.value)
+    assert "CAS cas still exist(s) in namespace 'osc-scone-system'" in message
+    assert "Nothing was deleted" in message
+    for step in ("--local-backup", "kubectl delete cas cas -n osc-scone-system", "database-cas-0", "helm uninstall"):
+        assert step in message
+
+
+@pytest.mark.usefixtures("unreachable_kubeconfig")
+def test_destroy_guard_delete_refuses_when_it_cannot_read_the_cluster() -> None:
+    with pytest.raises(UserFacingError, match="could not read the CAS custom resources"):
+        DestroyGuardProvider().delete("scone-destroy-guard", {"servicesNamespace": NAMESPACE})
+
+
+def test_destroy_guard_delete_refuses_when_its_state_predates_the_namespace() -> None:
+    with pytest.raises(UserFacingError, match="run `pulumi up` once"):
+        DestroyGuardProvider().delete("scone-destroy-guard", {"protects": None})
+
+
+def test_destroy_guard_delete_lets_destroy_go_on_until_a_cas_cr_appears(fake_apiserver: FakeApiServer) -> None:
+    guard = DestroyGuardProvider()
+    guard.delete("g", {"servicesNamespace": NAMESPACE})  # no CAS CR yet: the destroy may go on
+    _create_cas(fake_apiserver, "kept")
+    assert KubectlView().cas_names(NAMESPACE) == ["kept"]
+    with pytest.raises(UserFacingError, match="CAS kept still exist"):
+        guard.delete("g", {"servicesNamespace": NAMESPACE})
+
+
+@pytest.mark.usefixtures("unreachable_kubeconfig")
+def test_kubectl_view_reports_an_unreachable_api_server_as_a_cluster_error() -> None:
     with pytest.raises(ClusterError, match="failed"):
         KubectlView().cas_names(NAMESPACE)

@@ -27,8 +27,8 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     (
         "unsupported version",
         {"serviceVersion": "5.7.0"},
-        f"scone:serviceVersion: '5.7.0' is not supported; supported versions are {', '.join(supported_versions())}"
-        " (components/support_matrix.yaml)",
+        f"scone:serviceVersion: '5.7.0' is not in the support matrix ({', '.join(supported_versions())}): pick a"
+        " supported version (components/support_matrix.yaml lists them)",
     ),
     (
         "missing version",

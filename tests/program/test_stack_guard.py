@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.guard_providers import UNKNOWN, StackGuardProvider
+from pulumi.runtime.rpc import UNKNOWN
+
+from components.guard_providers import StackGuardProvider
 from components.settings_slices import stack_guard_props
 from components.spec import SconeSpec
 
