@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import crypto
 from .credentials import S3Credentials
+from .download import Downloader
 from .errors import EncryptionError, RestoreTargetError, VerificationError
 from .filedownload import FileDownload, write_all
 from .hashing import OrderedHasher
@@ -25,7 +26,6 @@ from .manifest import Manifest, ManifestFile
 from .progress import Progress
 from .s3client import FILE_DOWNLOAD_WORKERS
 from .snapshot import SNAPSHOT_FILES
-from .transfer import Downloader
 
 log = logging.getLogger("scone_backupper.restore")
 
