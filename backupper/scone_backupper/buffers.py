@@ -18,18 +18,29 @@ class PartBuffers:
     def __init__(self, size: int) -> None:
         self.size = size
         self._free: list[bytearray] = []
+        self._keep = True
         self._lock = threading.Lock()
 
     def take(self, size: int) -> bytearray:
-        """A buffer of exactly `size` bytes (contents undefined); only full-size ones are reused."""
-        if size == self.size:
-            with self._lock:
+        """A buffer of exactly `size` bytes (contents undefined); only full-size ones are reused.
+
+        A short one is a file's last part: no full-size part follows it until the next file, so
+        the spare buffers are let go now (and those still in flight when they come back), and the
+        peak never holds them beside the last part.
+        """
+        with self._lock:
+            if size == self.size:
+                self._keep = True
                 if self._free:
                     return self._free.pop()
+            else:
+                self._keep = False
+                self._free.clear()
         return bytearray(size)
 
     def give(self, buffer: object) -> None:
         """Take back a buffer nobody uses any more (only full-size bytearrays are kept)."""
         if isinstance(buffer, bytearray) and len(buffer) == self.size:
             with self._lock:
-                self._free.append(buffer)
+                if self._keep:
+                    self._free.append(buffer)

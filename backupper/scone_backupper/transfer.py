@@ -80,16 +80,21 @@ def _b64(digest: bytes) -> str:
 
 
 def _rechunk(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
-    """Regroup a byte stream into pieces of exactly `size` bytes (the last may be shorter)."""
+    """Regroup a byte stream into pieces of exactly `size` bytes (the last may be shorter).
+
+    A piece that already is a whole part (or the short rest) is passed on as it is: copying it
+    would hold a part twice and cost a pass over its bytes.
+    """
     pending: list[Buffer] = []
     pending_len = 0
     for piece in chunks:
         if not pending and len(piece) == size:
-            yield piece  # already a whole part: pass it on without copying
+            yield piece
             continue
         rest = piece
         while rest:
-            take = rest[: size - pending_len]
+            room = size - pending_len
+            take = rest if len(rest) <= room else rest[:room]
             rest = rest[len(take) :]
             pending.append(take)
             pending_len += len(take)
@@ -97,7 +102,7 @@ def _rechunk(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
                 yield b"".join(pending)
                 pending, pending_len = [], 0
     if pending_len:
-        yield b"".join(pending)
+        yield pending[0] if len(pending) == 1 else b"".join(pending)
 
 
 def _check_etag(returned: str | None, md5: bytes, what: str) -> None:
@@ -219,11 +224,19 @@ class Uploader:
             with ThreadPoolExecutor(
                 max_workers=self.concurrency, thread_name_prefix="upload"
             ) as pool:
-                for number, data in enumerate(_rechunk(chunks, part_size), start=1):
-                    total += len(data)
-                    # Bound memory: wait for a free slot before queueing (and holding) another part.
+                pieces = _rechunk(chunks, part_size)
+                number = 0
+                while True:
+                    # Bound memory: wait for a free slot before reading (and holding) another
+                    # part, so at most `concurrency` parts exist, in flight or being read.
                     while not slots.acquire(timeout=0.2):
                         self._collect_done(in_flight, parts)
+                    data = next(pieces, None)
+                    if data is None:
+                        slots.release()
+                        break
+                    number += 1
+                    total += len(data)
                     holds = Release(2, self._releaser(data, slots))
                     whole.feed(data, holds.done)
                     future = pool.submit(self._upload_part, key, upload_id, number, data, holds)
