@@ -4,10 +4,11 @@
 What it measures, side by side in one run, per S3 server on 127.0.0.1 — versitygw (a real S3
 server in Go, posix backend, built by `e2e/build_tools.sh versitygw`) and moto (Python; it spends
 more CPU per byte than either client, so on a small machine it sets the pace, not the client):
-  * upload throughput of a snapshot (backupper `run`: check read + streaming upload + per-part and
-    per-object verification + manifest) versus `aws s3 cp FILE s3://…` of the same cas.db;
-  * restore throughput (backupper `restore`: ranged parallel download + SHA-256 check + fsync)
-    versus `aws s3 cp s3://… FILE`;
+  * upload throughput of a snapshot (backupper `run`: one read of the tar stream, checked, hashed
+    and sent as it streams + per-part and per-object verification + manifest) versus
+    `aws s3 cp FILE s3://…` of the same cas.db;
+  * restore throughput (backupper `restore`: parallel ranged GETs written into the file + SHA-256
+    check of the file + fsync) versus `aws s3 cp s3://… FILE`;
   * peak RSS and client CPU seconds (user + system, children included: the backupper's `tar`) of
     each command as GNU time reports them, CPU scaled to seconds per GiB.
 
@@ -50,6 +51,7 @@ GNU_TIME = "/usr/bin/time"
 VERSITYGW = Path(os.environ.get("SCONE_E2E_CACHE", str(Path.home() / ".cache/scone-stack/e2e"))) / "bin/versitygw"
 RSS_GOAL_MIB = 100
 BUCKET = "bench-cas-backups"
+LOADS: list[float] = []  # the machine's load average at the start of every timed command
 FAKE_SECRET = "bench"  # noqa: S105 - moto accepts any credentials; nothing real here
 
 
@@ -65,7 +67,7 @@ class Measurement:
     peak_rss_mib: float
     cpu_s_per_gib: float
     server: str = ""
-    check_read_s: float = 0.0  # backupper upload only: the separate check read of the snapshot
+    load: float = 0.0  # 1-minute load average of the machine when the command started
 
 
 def free_port() -> int:
@@ -95,6 +97,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, st
     if not Path(GNU_TIME).exists():
         raise SystemExit(f"{GNU_TIME} is missing: install Debian's 'time' package (apt-get install time)")
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        LOADS.append(os.getloadavg()[0])
         start = time.perf_counter()
         proc = subprocess.run([GNU_TIME, "-f", "%M %U %S", "-o", rss.name, *argv], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -172,15 +175,13 @@ def bench_backupper(work: Path, snap: Path, size_mib: int, env: dict[str, str]) 
     total_mib = (size_mib * MIB + 4096) / MIB
     run_env = dict(env, SNAPSHOT_DIR=str(snap))
     gib = total_mib / 1024
-    secs, rss, cpu, log = timed([*backupper, "run"], run_env)
-    results = [Measurement("backupper", "upload", size_mib, secs, total_mib / secs, rss, cpu / gib)]
-    for line in log.splitlines():
-        record = json.loads(line)
-        if record.get("msg") == "snapshot checked":
-            results[0].check_read_s = float(record["check_seconds"])
+    secs, rss, cpu, _ = timed([*backupper, "run"], run_env)
+    results = [Measurement("backupper", "upload", size_mib, secs, total_mib / secs, rss, cpu / gib,
+                               load=LOADS[-1])]
     target = work / "restored"
     secs, rss, cpu, _ = timed([*backupper, "restore", "--set", "latest", "--target", str(target)], run_env)
-    results.append(Measurement("backupper", "restore", size_mib, secs, total_mib / secs, rss, cpu / gib))
+    results.append(Measurement("backupper", "restore", size_mib, secs, total_mib / secs, rss, cpu / gib,
+                               load=LOADS[-1]))
     shutil.rmtree(target)
     return results
 
@@ -193,10 +194,12 @@ def bench_awscli(
     common = ["--endpoint-url", url, "--only-show-errors"]
     gib = size_mib / 1024
     secs, rss, cpu, _ = timed([str(aws), "s3", "cp", str(snap / "cas.db"), dest, *common], env)
-    results = [Measurement("aws s3 cp", "upload", size_mib, secs, size_mib / secs, rss, cpu / gib)]
+    results = [Measurement("aws s3 cp", "upload", size_mib, secs, size_mib / secs, rss, cpu / gib,
+                               load=LOADS[-1])]
     out = work / "aws-restored.db"
     secs, rss, cpu, _ = timed([str(aws), "s3", "cp", dest, str(out), *common], env)
-    results.append(Measurement("aws s3 cp", "restore", size_mib, secs, size_mib / secs, rss, cpu / gib))
+    results.append(Measurement("aws s3 cp", "restore", size_mib, secs, size_mib / secs, rss, cpu / gib,
+                               load=LOADS[-1]))
     out.unlink()
     return results
 
@@ -219,7 +222,7 @@ def median_per_operation(rounds: list[Measurement]) -> list[Measurement]:
                 max(m.peak_rss_mib for m in items),
                 statistics.median(m.cpu_s_per_gib for m in items),
                 server,
-                statistics.median(m.check_read_s for m in items),
+                statistics.median(m.load for m in items),
             )
         )
     return merged
@@ -229,12 +232,11 @@ def report(results: list[Measurement], sizes: list[int], servers: list[str]) -> 
     """Print the table, the ratios and the goals; return them for the JSON file."""
     print()
     print(f"{'server':<10} {'tool':<11} {'op':<8} {'MiB':>6} {'seconds':>8} {'MiB/s':>8} "
-          f"{'peak RSS MiB':>13} {'CPU s/GiB':>10} {'check read s':>13}")
+          f"{'peak RSS MiB':>13} {'CPU s/GiB':>10} {'load':>5}")
     for m in results:
         print(
             f"{m.server:<10} {m.tool:<11} {m.operation:<8} {m.size_mib:>6} {m.seconds:>8.2f} "
-            f"{m.mib_per_s:>8.1f} {m.peak_rss_mib:>13.1f} {m.cpu_s_per_gib:>10.2f} "
-            f"{m.check_read_s or '':>13}"
+            f"{m.mib_per_s:>8.1f} {m.peak_rss_mib:>13.1f} {m.cpu_s_per_gib:>10.2f} {m.load:>5.1f}"
         )
     print()
     by = {(m.server, m.tool, m.operation, m.size_mib): m for m in results}
@@ -274,8 +276,8 @@ def _shown(measured: list[Measurement], server: str) -> list[Measurement]:
     """Print each measurement as it is taken (a long run shows its progress)."""
     for m in measured:
         print(f"  {server} {m.tool} {m.operation} {m.size_mib} MiB: {m.seconds:.2f} s, "
-              f"{m.mib_per_s:.1f} MiB/s, RSS {m.peak_rss_mib:.1f} MiB, CPU {m.cpu_s_per_gib:.2f} s/GiB",
-              flush=True)
+              f"{m.mib_per_s:.1f} MiB/s, RSS {m.peak_rss_mib:.1f} MiB, CPU {m.cpu_s_per_gib:.2f} s/GiB, "
+              f"load {m.load:.1f}", flush=True)
     return measured
 
 

@@ -1,10 +1,13 @@
-"""One backup run: check the snapshot, skip it if unchanged, else upload, verify and commit it.
+"""One backup run: read the snapshot once, checking, hashing and sending it as it streams; then
+either commit it as a new set or, if it equals the newest set, drop what was sent.
 
-Why two reads of the snapshot: the snapshot must be known complete — and compared with the newest
-set — *before anything is uploaded*, yet it is never copied to local disk or held in memory. So
-the first read only checks and hashes it; the second streams it to the store while hashing again,
-and the two hashes must agree (otherwise CAS replaced the snapshot in between and the run is
-retried rather than committing a set no check ever saw).
+Why one read: the tar stream is the costliest thing a run touches (in the cluster it crosses the
+API server through `kubectl exec`), and the streaming reader checks every member as it arrives.
+Nothing becomes an object until the whole snapshot has been read and checked: each file's
+multipart upload stays open (invisible, not listed, no object) and a small file stays in memory,
+so a refused, failed or unchanged snapshot is dropped by aborting those uploads, leaving nothing
+in the bucket, exactly as if it had been checked before sending. The price is that an unchanged
+snapshot is sent once and then dropped instead of only read.
 """
 
 from __future__ import annotations
@@ -20,24 +23,24 @@ from dataclasses import dataclass
 import boto3
 
 from . import crypto
+from .buffers import PartBuffers
 from .credentials import S3Credentials, load_credentials
 from .errors import (
     BackupperError,
     EncryptionError,
     InterruptedRun,
     RetentionError,
-    SourceError,
 )
 from .jsonlog import log_event
 from .manifest import EncryptionInfo, Manifest, ManifestFile, new_set_id
 from .retention import plan_retention
 from .s3client import Retrier, make_client
 from .settings import BackupperSettings
-from .snapshot import SnapshotFile, fingerprint_snapshot, iter_snapshot_members
+from .snapshot import iter_snapshot_members
 from .source import build_source_argv, open_snapshot_stream
 from .store import BackupStore
 from .tarstream import TarReader
-from .transfer import MIB, Buffer, Uploader, choose_part_size
+from .transfer import MIB, Buffer, PendingObject, Uploader, choose_part_size
 
 log = logging.getLogger("scone_backupper.backup")
 
@@ -85,9 +88,12 @@ def _member_parts(
     digest: hashlib._Hash | None,
     stop: threading.Event,
     read_size: int,
+    *,
+    buffers: PartBuffers | None = None,
 ) -> Iterator[bytearray]:
-    """Read one tar member into fresh buffers of `read_size` bytes (= the part size when not
-    encrypting), filled straight from the pipe, so a part is never copied before it is sent.
+    """Read one tar member into buffers of `read_size` bytes (= the part size when not
+    encrypting; then taken from `buffers`, which the uploader refills as parts are sent), filled
+    straight from the pipe, so a part is never copied before it is sent.
 
     `digest` (when given) sees every plain byte; without encryption the uploader already hashes
     the same bytes, so the caller passes None and takes the uploader's SHA-256 (one pass fewer).
@@ -96,7 +102,8 @@ def _member_parts(
     while remaining > 0:
         if stop.is_set():
             raise InterruptedRun("stopped while reading the snapshot")
-        buffer = bytearray(min(read_size, remaining))
+        count = min(read_size, remaining)
+        buffer = buffers.take(count) if buffers is not None else bytearray(count)
         tar.read_into(memoryview(buffer))  # fills it whole, or raises: the stream ended early
         if digest is not None:
             digest.update(buffer)
@@ -125,60 +132,59 @@ def run_once(
     store = ctx.store
     store.check_bucket()
     aborted = store.abort_orphan_uploads(dt.timedelta(seconds=settings.orphan_grace_seconds), now())
-    argv = build_source_argv(settings)
-
-    # Read 1: check and fingerprint; nothing is written anywhere.
-    check_started = time.monotonic()
-    with open_snapshot_stream(argv, settings.source_timeout_seconds) as tar:
-        fingerprint = fingerprint_snapshot(tar)
-    size = sum(f.size for f in fingerprint.values())
-    log_event(
-        log,
-        logging.INFO,
-        "snapshot checked",
-        files={n: {"size": f.size, "sha256": f.sha256} for n, f in fingerprint.items()},
-        aborted_orphan_uploads=aborted,
-        check_seconds=round(time.monotonic() - check_started, 3),
+    listing = store.list_sets(settings.cas_name)
+    started = now()
+    set_id = new_set_id(started)
+    while set_id in listing.objects:  # never write into an existing prefix
+        started += dt.timedelta(microseconds=1)
+        set_id = new_set_id(started)
+    uploader = Uploader(
+        ctx.client,
+        store.bucket,
+        ctx.retrier,
+        settings.part_size_mib * MIB,
+        settings.concurrency,
+        data_client=ctx.data_client,
     )
 
-    listing = store.list_sets(settings.cas_name)
-    identity = (frozenset((f.name, f.size, f.sha256) for f in fingerprint.values()), key_id)
-    newest = listing.newest
-    if newest is not None and newest.content_identity() == identity:
+    read_started = time.monotonic()
+    sent = _send_snapshot(settings, uploader, store.set_prefix(set_id), key, stop)
+    try:
+        size = sum(f.size for f in sent)
         log_event(
             log,
             logging.INFO,
-            "snapshot unchanged since newest set; upload skipped",
-            set_id=newest.set_id,
-            size=size,
+            "snapshot read, checked and sent",
+            files={f.name: {"size": f.size, "sha256": f.sha256} for f in sent},
+            aborted_orphan_uploads=aborted,
+            read_seconds=round(time.monotonic() - read_started, 3),
         )
-        outcome = RunOutcome(result="skipped", set_id=newest.set_id, size=size)
-    else:
-        started = now()
-        set_id = new_set_id(started)
-        while set_id in listing.objects:  # never write into an existing prefix
-            started += dt.timedelta(microseconds=1)
-            set_id = new_set_id(started)
-        manifest = _upload_set(
-            settings,
-            ctx,
-            set_id=set_id,
-            argv=argv,
-            fingerprint=fingerprint,
-            key=key,
-            key_id=key_id,
-            stop=stop,
-            now=now,
-        )
-        log_event(
-            log,
-            logging.INFO,
-            "backup set uploaded and committed",
-            set_id=set_id,
-            size=manifest.total_size,
-            encrypted=key is not None,
-        )
-        outcome = RunOutcome(result="uploaded", set_id=set_id, size=manifest.total_size)
+        identity = (frozenset((f.name, f.size, f.sha256) for f in sent), key_id)
+        newest = listing.newest
+        if newest is not None and newest.content_identity() == identity:
+            _discard(uploader, sent)
+            log_event(
+                log,
+                logging.INFO,
+                "snapshot unchanged since newest set; what was sent is dropped, no set written",
+                set_id=newest.set_id,
+                size=size,
+            )
+            outcome = RunOutcome(result="skipped", set_id=newest.set_id, size=size)
+        else:
+            manifest = _commit_set(settings, uploader, store, set_id, sent, key_id=key_id, now=now)
+            log_event(
+                log,
+                logging.INFO,
+                "backup set uploaded and committed",
+                set_id=set_id,
+                size=manifest.total_size,
+                encrypted=key is not None,
+            )
+            outcome = RunOutcome(result="uploaded", set_id=set_id, size=manifest.total_size)
+    except BaseException:
+        _discard(uploader, sent)
+        raise
     return RunOutcome(
         result=outcome.result,
         set_id=outcome.set_id,
@@ -187,58 +193,84 @@ def run_once(
     )
 
 
-def _upload_set(
+@dataclass
+class _SentFile:
+    """A snapshot file read, checked and sent, not yet an object in the store."""
+
+    name: str
+    size: int
+    sha256: str  # of the plain bytes
+    pending: PendingObject
+    finished: bool = False
+
+
+def _discard(uploader: Uploader, sent: list[_SentFile]) -> None:
+    for item in sent:
+        if not item.finished:
+            item.finished = True  # never twice
+            uploader.discard(item.pending)
+
+
+def _send_snapshot(
     settings: BackupperSettings,
-    ctx: StoreContext,
-    *,
-    set_id: str,
-    argv: list[str],
-    fingerprint: dict[str, SnapshotFile],
+    uploader: Uploader,
+    prefix: str,
     key: bytes | None,
-    key_id: str | None,
     stop: threading.Event,
+) -> list[_SentFile]:
+    """The one read of the snapshot: each member is checked as its header arrives (name, kind,
+    size), hashed and sent as its data streams; the whole stream must then be complete."""
+    sent: list[_SentFile] = []
+    try:
+        argv = build_source_argv(settings)
+        with open_snapshot_stream(argv, settings.source_timeout_seconds) as tar:
+            for name, size in iter_snapshot_members(tar):
+                # Plain uploads store the bytes as read: the uploader's SHA-256 is the plain one.
+                digest = hashlib.sha256() if key is not None else None
+                part_size = choose_part_size(size, settings.part_size_mib * MIB)
+                read_size = crypto.CHUNK_SIZE if key is not None else part_size
+                buffers = uploader.buffers if key is None else None
+                chunks: Iterator[Buffer] = _member_parts(
+                    tar, size, digest, stop, read_size, buffers=buffers
+                )
+                stored_size = size
+                if key is not None:
+                    chunks = crypto.encrypt_stream(chunks, key)
+                    stored_size = crypto.encrypted_size(size)
+                pending = uploader.send(prefix + name, chunks, stored_size)
+                plain_sha256 = digest.hexdigest() if digest is not None else pending.sha256
+                sent.append(_SentFile(name, size, plain_sha256, pending))
+    except BaseException:
+        _discard(uploader, sent)
+        raise
+    return sent
+
+
+def _commit_set(
+    settings: BackupperSettings,
+    uploader: Uploader,
+    store: BackupStore,
+    set_id: str,
+    sent: list[_SentFile],
+    *,
+    key_id: str | None,
     now: Callable[[], dt.datetime],
 ) -> Manifest:
-    uploader = Uploader(
-        ctx.client,
-        ctx.store.bucket,
-        ctx.retrier,
-        settings.part_size_mib * MIB,
-        settings.concurrency,
-        data_client=ctx.data_client,
-    )
+    """Create the objects, verify each in the store, then write the manifest last."""
     files: list[ManifestFile] = []
-    # Read 2: stream to the store; the objects stay invisible as a backup until the manifest.
-    with open_snapshot_stream(argv, settings.source_timeout_seconds) as tar:
-        for name, size in iter_snapshot_members(tar):
-            # Plain uploads store the bytes as read: the uploader's SHA-256 is the plain one.
-            digest = hashlib.sha256() if key is not None else None
-            part_size = choose_part_size(size, settings.part_size_mib * MIB)
-            read_size = crypto.CHUNK_SIZE if key is not None else part_size
-            chunks: Iterator[Buffer] = _member_parts(tar, size, digest, stop, read_size)
-            stored_size = size
-            if key is not None:
-                chunks = crypto.encrypt_stream(chunks, key)
-                stored_size = crypto.encrypted_size(size)
-            object_key = ctx.store.set_prefix(set_id) + name
-            stored = uploader.upload(object_key, chunks, stored_size)
-            plain_sha256 = digest.hexdigest() if digest is not None else stored.sha256
-            expected = fingerprint.get(name)
-            if expected is None or expected.sha256 != plain_sha256 or expected.size != size:
-                raise SourceError(
-                    "the snapshot changed between the check and the upload (CAS wrote a new one); "
-                    "the partial set stays uncommitted and the run will be retried"
-                )
-            files.append(
-                ManifestFile(
-                    name=name,
-                    key=object_key,
-                    size=size,
-                    sha256=plain_sha256,
-                    stored_size=stored.size,
-                    stored_sha256=stored.sha256,
-                )
+    for item in sent:
+        item.finished = True  # finish aborts its own upload if it fails
+        stored = uploader.finish(item.pending)
+        files.append(
+            ManifestFile(
+                name=item.name,
+                key=stored.key,
+                size=item.size,
+                sha256=item.sha256,
+                stored_size=stored.size,
+                stored_sha256=stored.sha256,
             )
+        )
     manifest = Manifest(
         set_id=set_id,
         cas_name=settings.cas_name,
@@ -248,7 +280,7 @@ def _upload_set(
         files=sorted(files, key=lambda f: f.name),
         encryption=EncryptionInfo(algorithm=crypto.ALGORITHM, key_id=key_id) if key_id else None,
     )
-    ctx.store.write_manifest(manifest)
+    store.write_manifest(manifest)
     return manifest
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import __version__
 from .backup import open_store, run_once
+from .download import Downloader
 from .drill import run_drill
 from .errors import (
     EXIT_INTERNAL,
@@ -35,7 +36,7 @@ from .memory import peak_rss_bytes, pin_mmap_threshold
 from .metrics import Metrics, start_metrics_server
 from .restore import restore_set, verify_set
 from .settings import BackupperSettings, add_setting_flags, resolve_settings
-from .transfer import MIB, Downloader
+from .transfer import MIB
 
 log = logging.getLogger("scone_backupper")
 

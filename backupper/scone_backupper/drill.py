@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .backup import open_store
+from .download import Downloader
 from .errors import NotFoundError, VerificationError
 from .jsonlog import log_event
 from .manifest import Manifest
@@ -33,7 +34,7 @@ from .restore import restore_set
 from .settings import BackupperSettings
 from .snapshot import SNAPSHOT_FILES
 from .store import SetListing
-from .transfer import MIB, Downloader
+from .transfer import MIB
 
 log = logging.getLogger("scone_backupper.drill")
 

@@ -17,13 +17,15 @@ from pathlib import Path
 
 from . import crypto
 from .credentials import S3Credentials
+from .download import Downloader
 from .errors import EncryptionError, RestoreTargetError, VerificationError
+from .filedownload import FileDownload, write_all
 from .hashing import OrderedHasher
 from .jsonlog import log_event
 from .manifest import Manifest, ManifestFile
 from .progress import Progress
+from .s3client import FILE_DOWNLOAD_WORKERS
 from .snapshot import SNAPSHOT_FILES
-from .transfer import Downloader
 
 log = logging.getLogger("scone_backupper.restore")
 
@@ -94,6 +96,42 @@ def _plain_stream(
         raise VerificationError(f"{item.name} of set {item.key}: content does not match manifest")
 
 
+def _write_file(
+    downloader: Downloader, item: ManifestFile, key: bytes | None, fd: int, progress: Progress
+) -> None:
+    """Fill the partial file `fd` with the verified plain bytes of `item` and make them durable."""
+    if key is None:
+        _download_plain(downloader, item, fd, progress)
+    else:
+        with os.fdopen(os.dup(fd), "wb") as handle:
+            for chunk in _plain_stream(downloader, item, key, progress):
+                write_all(handle, chunk)
+    os.fsync(fd)
+
+
+def _download_plain(
+    downloader: Downloader, item: ManifestFile, fd: int, progress: Progress
+) -> None:
+    """Unencrypted: ranges go straight into the partial file, which is then hashed in place and
+    checked against both manifest hashes (stored and plain bytes are the same bytes)."""
+    sha = FileDownload(
+        downloader.client,
+        downloader.bucket,
+        downloader.retrier,
+        range_size=downloader.part_size,
+        workers=max(downloader.concurrency, FILE_DOWNLOAD_WORKERS),
+        on_bytes=progress.add,
+    ).run(item.key, item.stored_size, fd)
+    written = os.fstat(fd).st_size
+    if written != item.stored_size or sha != item.stored_sha256:
+        raise VerificationError(
+            f"{item.key}: stored object does not match the manifest "
+            f"({written} bytes, SHA-256 {sha[:12]}…)"
+        )
+    if item.size != item.stored_size or sha != item.sha256:
+        raise VerificationError(f"{item.name} of set {item.key}: content does not match manifest")
+
+
 def verify_set(downloader: Downloader, manifest: Manifest, credentials: S3Credentials) -> int:
     """Download every file of the set and check every checksum; returns plain bytes checked."""
     key = _key_for(manifest, credentials)
@@ -134,11 +172,7 @@ def restore_set(
             fd = _open_partial(partial)
             handles.append(fd)
             partials.append((partial, final))
-            with os.fdopen(os.dup(fd), "wb") as handle:
-                for chunk in _plain_stream(downloader, item, key, progress):
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
+            _write_file(downloader, item, key, fd, progress)
         for partial, final in partials:
             if final.exists():
                 raise RestoreTargetError(f"{final} appeared during the restore; not overwritten")
@@ -168,7 +202,7 @@ def _open_partial(partial: Path) -> int:
     another restore into the same directory is writing right now.
     """
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise RestoreTargetError(
             f"cannot write the partial file {partial} ({exc.strerror or exc}); remove it or "

@@ -56,6 +56,9 @@ RETRYABLE_CODES = frozenset(
     }
 )
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504, 429})
+# Ranges in flight while restoring into a file: each holds only a small read buffer (not a whole
+# range, unlike --concurrency's parts), so more of them cost no memory; awscli uses 10.
+FILE_DOWNLOAD_WORKERS = 8
 
 
 class TransientMismatch(Exception):
@@ -84,7 +87,7 @@ def make_client(
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.read_timeout_seconds,
-        max_pool_connections=settings.concurrency + 4,
+        max_pool_connections=max(settings.concurrency, FILE_DOWNLOAD_WORKERS) + 4,
         # We send our own Content-MD5 and SHA-256 checksums; no extra CRC trailers.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",

@@ -7,25 +7,13 @@ cannot be recovered from, so it must never become a backup set.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 from .errors import SnapshotIncompleteError
 from .tarstream import TarMember, TarReader
 
 SNAPSHOT_FILES: tuple[str, ...] = ("cas.db", "cas.key-store")
-READ_CHUNK = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class SnapshotFile:
-    """One file of a snapshot: its name, size and SHA-256 (hex) of its plain bytes."""
-
-    name: str
-    size: int
-    sha256: str
 
 
 def _member_name(member: TarMember) -> str:
@@ -75,20 +63,3 @@ def iter_snapshot_members(tar: TarReader) -> Iterator[tuple[str, int]]:
             f"snapshot is incomplete: {' and '.join(missing)} missing; a CAS snapshot holds "
             f"{' and '.join(SNAPSHOT_FILES)}, both non-empty (check --snapshot-dir / SNAPSHOT_DIR)"
         )
-
-
-def fingerprint_snapshot(
-    tar: TarReader, on_bytes: Callable[[int], None] | None = None
-) -> dict[str, SnapshotFile]:
-    """Read the whole snapshot once, checking it and hashing each file; nothing is stored."""
-    files: dict[str, SnapshotFile] = {}
-    buffer = memoryview(bytearray(READ_CHUNK))
-    for name, size in iter_snapshot_members(tar):
-        digest = hashlib.sha256()
-        while tar.remaining:
-            count = tar.read_into(buffer)
-            digest.update(buffer[:count])
-            if on_bytes is not None:
-                on_bytes(count)
-        files[name] = SnapshotFile(name=name, size=size, sha256=digest.hexdigest())
-    return files

@@ -17,11 +17,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .download import Downloader
 from .errors import NotFoundError, StoreError
 from .jsonlog import log_event
 from .manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest, parse_set_id
 from .s3client import Retrier, error_code, require_s3_answer
-from .transfer import Downloader
 
 log = logging.getLogger("scone_backupper.store")
 

@@ -15,12 +15,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .errors import StoreError, VerificationError
+from .buffers import PartBuffers
+from .download import Downloader
+from .errors import VerificationError
 from .hashing import OrderedHasher, Release
 from .jsonlog import log_event
 from .s3client import Retrier, TransientMismatch, error_code, require_s3_answer
@@ -51,6 +53,20 @@ class _Part:
 Buffer = bytes | bytearray | memoryview
 
 
+@dataclass
+class PendingObject:
+    """An object sent by `Uploader.send` but not yet created in the store."""
+
+    key: str
+    size: int
+    sha256: str  # hex, of the whole object's bytes
+    sha_b64: str = ""  # the checksum the store reports: of the body, or composite of the parts
+    body: bytes = b""  # a small object, sent whole by `finish`
+    upload_id: str | None = None  # a multipart upload, completed by `finish`
+    parts: list[_Part] = field(default_factory=list)
+    md5_etag: str | None = None
+
+
 def choose_part_size(total_size: int, part_size: int) -> int:
     """The configured part size, grown in whole MiB so that no upload needs over 10,000 parts."""
     needed = -(-total_size // MAX_PARTS)
@@ -64,16 +80,21 @@ def _b64(digest: bytes) -> str:
 
 
 def _rechunk(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
-    """Regroup a byte stream into pieces of exactly `size` bytes (the last may be shorter)."""
+    """Regroup a byte stream into pieces of exactly `size` bytes (the last may be shorter).
+
+    A piece that already is a whole part (or the short rest) is passed on as it is: copying it
+    would hold a part twice and cost a pass over its bytes.
+    """
     pending: list[Buffer] = []
     pending_len = 0
     for piece in chunks:
         if not pending and len(piece) == size:
-            yield piece  # already a whole part: pass it on without copying
+            yield piece
             continue
         rest = piece
         while rest:
-            take = rest[: size - pending_len]
+            room = size - pending_len
+            take = rest if len(rest) <= room else rest[:room]
             rest = rest[len(take) :]
             pending.append(take)
             pending_len += len(take)
@@ -81,7 +102,7 @@ def _rechunk(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
                 yield b"".join(pending)
                 pending, pending_len = [], 0
     if pending_len:
-        yield b"".join(pending)
+        yield pending[0] if len(pending) == 1 else b"".join(pending)
 
 
 def _check_etag(returned: str | None, md5: bytes, what: str) -> None:
@@ -114,6 +135,8 @@ class Uploader:
         self.part_size = part_size
         self.concurrency = concurrency
         self.on_bytes = on_bytes
+        # Fill the next parts from here (`buffers.take`); a part's buffer returns once sent.
+        self.buffers = PartBuffers(part_size)
         # How parts are checked: None until the first part's answer tells. "sha256": the store
         # echoes the SHA-256 checksum it verified, so Content-MD5 is dropped; "md5": it does not,
         # so every part also carries Content-MD5 and its ETag is compared.
@@ -121,37 +144,64 @@ class Uploader:
 
     def upload(self, key: str, chunks: Iterable[Buffer], size: int) -> StoredObject:
         """Upload exactly `size` bytes from `chunks` to `key` and verify them in the store."""
+        return self.finish(self.send(key, chunks, size))
+
+    def send(self, key: str, chunks: Iterable[Buffer], size: int) -> PendingObject:
+        """Send every byte of `key` and check every part, but create no object yet.
+
+        A multipart upload stays open (invisible: no object, no listing) and a small object stays
+        in memory (at most one part) until `finish`; `discard` drops either without a trace.
+        """
         part_size = choose_part_size(size, self.part_size)
         if size <= part_size:
-            return self._upload_single(key, chunks, size)
-        return self._upload_multipart(key, chunks, size, part_size)
+            body = b"".join(chunks)
+            if len(body) != size:
+                raise VerificationError(f"{key}: source gave {len(body)} bytes, expected {size}")
+            sha = hashlib.sha256(body).digest()
+            return PendingObject(key, size, sha.hex(), body=body, sha_b64=_b64(sha))
+        return self._send_parts(key, chunks, size, part_size)
 
-    def _upload_single(self, key: str, chunks: Iterable[Buffer], size: int) -> StoredObject:
-        body = b"".join(chunks)
-        if len(body) != size:
-            raise VerificationError(f"{key}: source gave {len(body)} bytes, expected {size}")
-        md5 = hashlib.md5(body, usedforsecurity=False).digest()
-        sha = hashlib.sha256(body).digest()
+    def finish(self, pending: PendingObject) -> StoredObject:
+        """Create the object from what `send` sent and verify it in the store."""
+        key, size = pending.key, pending.size
+        md5_etag = pending.md5_etag
+        if pending.upload_id is None:
+            body = pending.body
+            md5 = hashlib.md5(body, usedforsecurity=False).digest()
+            md5_etag = md5.hex()
 
-        def put() -> None:
-            response = self.data_client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentMD5=_b64(md5),
-                ChecksumSHA256=_b64(sha),
-            )
-            _check_etag(response.get("ETag"), md5, f"put {key}")
+            def put() -> None:
+                response = self.data_client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentMD5=_b64(md5),
+                    ChecksumSHA256=pending.sha_b64,
+                )
+                _check_etag(response.get("ETag"), md5, f"put {key}")
 
-        self.retrier.call(f"upload of {key}", put)
-        if self.on_bytes:
-            self.on_bytes(size)
-        self._verify_stored(key, size, md5_etag=md5.hex(), sha_b64=_b64(sha), whole_sha=sha.hex())
-        return StoredObject(key=key, size=size, sha256=sha.hex())
+            self.retrier.call(f"upload of {key}", put)
+            if self.on_bytes:
+                self.on_bytes(size)
+        else:
+            try:
+                self._complete(key, pending.upload_id, pending.parts)
+            except BaseException:
+                self.abort(key, pending.upload_id)
+                raise
+        self._verify_stored(
+            key, size, md5_etag=md5_etag, sha_b64=pending.sha_b64, whole_sha=pending.sha256
+        )
+        return StoredObject(key=key, size=size, sha256=pending.sha256)
 
-    def _upload_multipart(
+    def discard(self, pending: PendingObject) -> None:
+        """Drop what `send` sent: abort its multipart upload (nothing else was stored)."""
+        if pending.upload_id is not None:
+            self.abort(pending.key, pending.upload_id)
+
+    def _send_parts(
         self, key: str, chunks: Iterable[Buffer], size: int, part_size: int
-    ) -> StoredObject:
+    ) -> PendingObject:
         created = self.retrier.call(
             f"start of multipart upload {key}",
             lambda: self.client.create_multipart_upload(
@@ -167,18 +217,27 @@ class Uploader:
         total = 0
         parts: list[_Part] = []
         in_flight: deque[Future[_Part]] = deque()
-        # A part buffer stays taken until both its upload and the whole-object hash let go of it.
+        # A part buffer stays taken until both its upload and the whole-object hash let go of it;
+        # then it goes back to the pool for a later part.
         slots = threading.Semaphore(self.concurrency)
         try:
             with ThreadPoolExecutor(
                 max_workers=self.concurrency, thread_name_prefix="upload"
             ) as pool:
-                for number, data in enumerate(_rechunk(chunks, part_size), start=1):
-                    total += len(data)
-                    # Bound memory: wait for a free slot before queueing (and holding) another part.
+                pieces = _rechunk(chunks, part_size)
+                number = 0
+                while True:
+                    # Bound memory: wait for a free slot before reading (and holding) another
+                    # part, so at most `concurrency` parts exist, in flight or being read.
                     while not slots.acquire(timeout=0.2):
                         self._collect_done(in_flight, parts)
-                    holds = Release(2, slots.release)
+                    data = next(pieces, None)
+                    if data is None:
+                        slots.release()
+                        break
+                    number += 1
+                    total += len(data)
+                    holds = Release(2, self._releaser(data, slots))
                     whole.feed(data, holds.done)
                     future = pool.submit(self._upload_part, key, upload_id, number, data, holds)
                     in_flight.append(future)
@@ -187,20 +246,32 @@ class Uploader:
                     parts.append(in_flight.popleft().result())
             if total != size:
                 raise VerificationError(f"{key}: source gave {total} bytes, expected {size}")
-            parts.sort(key=lambda p: p.number)
-            self._complete(key, upload_id, parts)
         except BaseException:
             whole.close()
             self.abort(key, upload_id)
             raise
+        parts.sort(key=lambda p: p.number)
         md5_etag = None
         if all(p.md5 is not None for p in parts):
             md5s = b"".join(p.md5 or b"" for p in parts)
             md5_etag = hashlib.md5(md5s, usedforsecurity=False).hexdigest() + f"-{len(parts)}"
         composite = _b64(hashlib.sha256(b"".join(p.sha256 for p in parts)).digest())
-        whole_sha = whole.hexdigest()
-        self._verify_stored(key, size, md5_etag=md5_etag, sha_b64=composite, whole_sha=whole_sha)
-        return StoredObject(key=key, size=size, sha256=whole_sha)
+        return PendingObject(
+            key,
+            size,
+            whole.hexdigest(),
+            sha_b64=composite,
+            upload_id=upload_id,
+            parts=parts,
+            md5_etag=md5_etag,
+        )
+
+    def _releaser(self, data: Buffer, slots: threading.Semaphore) -> Callable[[], None]:
+        def release() -> None:
+            self.buffers.give(data)
+            slots.release()
+
+        return release
 
     @staticmethod
     def _collect_done(in_flight: deque[Future[_Part]], parts: list[_Part]) -> None:
@@ -331,63 +402,3 @@ class Uploader:
         if digest.hexdigest() != whole_sha:
             raise VerificationError(f"{key}: bytes read back differ from what was sent")
         log_event(log, logging.INFO, "upload verified by reading it back", key=key)
-
-
-class Downloader:
-    """Reads one object as an ordered byte stream using parallel ranged GETs (bounded memory)."""
-
-    def __init__(
-        self, client: Any, bucket: str, retrier: Retrier, part_size: int, concurrency: int
-    ):
-        self.client = client
-        self.bucket = bucket
-        self.retrier = retrier
-        self.part_size = part_size
-        self.concurrency = concurrency
-
-    def _range(self, key: str, start: int, end: int) -> bytes:
-        def get() -> bytes:
-            response = self.client.get_object(
-                Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}"
-            )
-            data = response["Body"].read()
-            if len(data) != end - start + 1:
-                raise TransientMismatch(
-                    f"{key} bytes {start}-{end}: got {len(data)} bytes, expected {end - start + 1}"
-                )
-            return bytes(data)
-
-        return self.retrier.call(f"download of {key} bytes {start}-{end}", get)
-
-    def stream(self, key: str, size: int) -> Iterator[bytes]:
-        """Yield the object's bytes in order; at most `concurrency` ranges are held at once."""
-        if size == 0:
-            return
-        ranges = [
-            (start, min(start + self.part_size, size) - 1)
-            for start in range(0, size, self.part_size)
-        ]
-        pending: deque[Future[bytes]] = deque()
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dl") as pool:
-            iterator = iter(ranges)
-            try:
-                for start, end in iterator:
-                    pending.append(pool.submit(self._range, key, start, end))
-                    if len(pending) >= self.concurrency:
-                        yield pending.popleft().result()
-                while pending:
-                    yield pending.popleft().result()
-            finally:
-                for future in pending:
-                    future.cancel()
-
-    def read_small(self, key: str) -> bytes:
-        """Read a small object (a manifest) whole."""
-
-        def get() -> bytes:
-            return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
-
-        try:
-            return self.retrier.call(f"download of {key}", get)
-        except StoreError:
-            raise

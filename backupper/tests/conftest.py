@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from backupper_harness import (
     VERSITYGW,
+    FaultProxy,
     Harness,
     ServerProcess,
     new_harness,
@@ -54,3 +55,18 @@ def s3_server(request: pytest.FixtureRequest) -> ServerProcess:
 @pytest.fixture
 def harness(tmp_path: Path, s3_server: ServerProcess) -> Harness:
     return new_harness(tmp_path, s3_server)
+
+
+@pytest.fixture
+def proxy(s3_server: ServerProcess) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the test's S3 server."""
+    server = FaultProxy(s3_server)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def faulty(tmp_path: Path, s3_server: ServerProcess, proxy: FaultProxy) -> Harness:
+    """A harness whose Secret points at the fault proxy instead of the store itself."""
+    return new_harness(tmp_path, s3_server, endpoint=proxy.url)

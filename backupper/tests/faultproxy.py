@@ -11,6 +11,10 @@ substring, fires `times` times (default 1) and does one of:
   corrupt - flip one byte of the request body before forwarding (bytes damaged in transit)
   hold    - read half the request body, log a "held" event, then hang until killed
   opaque  - forward, but answer with a non-MD5 ETag and no checksum headers (like SSE-KMS)
+  cut     - forward, then send the answer's headers and only half its body, and close (a
+            download cut short mid-body)
+  garble  - forward, then flip one byte in the middle of the answer's body (bytes damaged on the
+            way down)
 """
 
 from __future__ import annotations
@@ -122,7 +126,11 @@ class Proxy(BaseHTTPRequestHandler):
             data = response.read()
         finally:
             upstream.close()
-        if action == "opaque":
+        if action in ("opaque", "cut"):
+            _event(action=action, method=method, path=parts.path)
+        if action == "garble" and data:
+            middle = len(data) // 2
+            data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
             _event(action=action, method=method, path=parts.path)
         if action == "delay":
             _event(action=action, method=method, path=parts.path, seconds=rule["seconds"])
@@ -148,7 +156,13 @@ class Proxy(BaseHTTPRequestHandler):
             head_length = response.getheader("Content-Length") if method == "HEAD" else None
             self.send_header("Content-Length", head_length or str(len(data)))
             self.end_headers()
-            if method != "HEAD":
+            if action == "cut":
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+            elif method != "HEAD":
                 self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True

@@ -41,6 +41,7 @@ def test_unchanged_snapshot_is_skipped_and_the_skip_is_recorded(harness: Harness
 
     assert second.returncode == 0, second.stderr
     assert harness.object_keys() == keys_before
+    assert harness.uploads() == []  # what the one read sent was dropped again
     finished = [r for r in log_lines(second.stderr) if r["msg"] == "run finished"]
     assert finished[0]["result"] == "skipped"
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from backupper_harness import (
     FaultProxy,
     Harness,
@@ -33,20 +31,6 @@ BOTH_S3_SERVERS = True
 # checksum, so the part's ETag is compared with its Content-MD5) or the store's (versitygw checks
 # the x-amz-checksum-sha256 header itself).
 DAMAGE_DETECTED = {"TransientMismatch", "BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"}
-
-
-@pytest.fixture
-def proxy(s3_server: ServerProcess) -> Iterator[FaultProxy]:
-    server = FaultProxy(s3_server)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def faulty(tmp_path: Path, s3_server: ServerProcess, proxy: FaultProxy) -> Harness:
-    """A harness whose Secret points at the fault proxy instead of the store itself."""
-    return new_harness(tmp_path, s3_server, endpoint=proxy.url)
 
 
 def assert_store_consistent(harness: Harness) -> None:

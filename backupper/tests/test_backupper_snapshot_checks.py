@@ -1,4 +1,5 @@
-"""An incomplete or odd snapshot is refused before anything is uploaded."""
+"""An incomplete or odd snapshot is refused and leaves nothing in the bucket: what was sent before
+the problem showed stays an open multipart upload until it is aborted."""
 
 from __future__ import annotations
 
@@ -98,27 +99,47 @@ def test_truncated_tar_stream_is_refused(harness: Harness) -> None:
     assert harness.object_keys() == []
 
 
-def test_snapshot_replaced_between_check_and_upload_is_never_committed(harness: Harness) -> None:
-    """CAS writes a new snapshot after the check read: the streamed bytes no longer match the
-    fingerprint, so no manifest is written and no set is listed; the next run backs it up."""
-    harness.write_snapshot(os.urandom(6 * 1024 * 1024), b"ks")  # over one part: a multipart upload
-    marker = harness.snapshot_dir.parent / "checked-once"
-    new_db = f"head -c {6 * 1024 * 1024} /dev/urandom > {{snapshot_dir}}/cas.db"
-    replace_after_first_read = (
-        f"sh -c 'if [ -e {marker} ]; then {new_db}; fi; touch {marker};"
-        " tar cf - -C {snapshot_dir} .'"
-    )
-    changed = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": replace_after_first_read})
-    assert changed.returncode == 4, changed.stderr
-    assert "snapshot changed between the check and the upload" in changed.stderr
-    assert harness.manifests() == [] and harness.listed() == []
+def test_the_snapshot_is_read_once_per_run(harness: Harness) -> None:
+    """One pass over the tar stream checks, hashes and sends it (it used to be read twice)."""
+    harness.write_snapshot(os.urandom(6 * 1024 * 1024), b"ks")  # over one part: multipart
+    counter = harness.root / "source-started"
+    counting = f"sh -c 'echo started >> {counter}; exec tar cf - -C {{snapshot_dir}} .'"
 
-    again = harness.run("run")
-    assert again.returncode == 0, again.stderr
+    result = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": counting})
+
+    assert result.returncode == 0, result.stderr
+    assert counter.read_text().splitlines() == ["started"]
     [manifest] = harness.manifests()
     db = next(f for f in manifest["files"] if f["name"] == "cas.db")
-    now_on_disk = (harness.snapshot_dir / "cas.db").read_bytes()
-    assert db["sha256"] == hashlib.sha256(now_on_disk).hexdigest()
+    on_disk = (harness.snapshot_dir / "cas.db").read_bytes()
+    assert db["sha256"] == hashlib.sha256(on_disk).hexdigest()
+
+
+def test_a_snapshot_refused_after_its_first_file_was_sent_leaves_nothing_in_the_bucket(
+    harness: Harness,
+) -> None:
+    """cas.db streams (and is sent) before the stray entry's header arrives; its open multipart
+    upload is aborted, so the bucket holds neither an object nor an upload afterwards."""
+    harness.write_snapshot(os.urandom(6 * 1024 * 1024), b"ks")
+    (harness.snapshot_dir / "stray").write_bytes(b"x")
+    in_order = "tar cf - -C {snapshot_dir} ./cas.db ./cas.key-store ./stray"
+    harness.env["SNAPSHOT_SOURCE_COMMAND"] = in_order
+
+    assert "unexpected entry 'stray'" in _refused(harness)
+
+
+def test_a_source_that_fails_after_the_whole_stream_was_sent_commits_nothing(
+    harness: Harness,
+) -> None:
+    """Its exit status is known only after the last byte: a failing command commits nothing."""
+    harness.write_snapshot(os.urandom(6 * 1024 * 1024), b"ks")
+    failing = "sh -c 'tar cf - -C {snapshot_dir} .; exit 3'"
+
+    result = harness.run("run", env={"SNAPSHOT_SOURCE_COMMAND": failing})
+
+    assert result.returncode == 4, result.stderr
+    assert "exit status 3" in result.stderr
+    assert harness.object_keys() == [] and harness.uploads() == []
 
 
 def _processes_running(needle: str) -> list[int]:
