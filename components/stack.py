@@ -4,7 +4,7 @@ The order of the constructor calls is the order of the dependencies:
 
     StackGuard ─► SconeOperator ─► SconeServices (namespace, LAS, SGXPlugin)
                                └─► Cas ─► CasOwner (provisioning, upgrades, recovery, vault)
-    BackupBucket ─► CasBackupper ─► Monitoring ─► DestroyGuard (depends on all of the above)
+    BackupBucket ─► CasBackupper ─► Monitoring ─► SconeStatus ─► DestroyGuard (both depend on all of the above)
 
 CAS-first upgrades: the CasOwner's ``upgrade_gate`` reads and upgrades the live CAS
 without a Pulumi dependency on the CAS CR, so the operator release, LAS and SGXPlugin can
@@ -14,8 +14,6 @@ stay on the old version.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +30,11 @@ from components.monitoring import Monitoring
 from components.names import BACKUP_SECRET_NAME
 from components.operator import SconeOperator
 from components.owner_wiring import OwnerParts, owner_gate, owner_operations
+from components.scone_status import canonical_spec, digest_of
 from components.services import SconeServices
 from components.spec import SconeSpec
 from components.spec_loader import StackSecrets
+from components.status_resource import record_errors, record_status
 
 
 @dataclass
@@ -56,6 +56,7 @@ def build_stack(spec: SconeSpec, secrets: StackSecrets, cluster: ClusterView) ->
     """Declare every resource of the stack; ``cluster`` is read (never written) for CAS and nodes."""
     check_cas_placement(spec, cluster)
     protect_cas = keeps_cas_protection(spec, cluster)
+    record_errors(spec, secrets)
     guard = StackGuard("stack-guard", slices.stack_guard_props(spec, pulumi.get_stack(), pulumi.get_project()))
     owner = owner_gate(slices.owner_args(spec, secrets), guard) if spec.has_cas else None
     first = [guard, *([owner.gate] if owner is not None else [])]
@@ -83,7 +84,8 @@ def build_stack(spec: SconeSpec, secrets: StackSecrets, cluster: ClusterView) ->
     if spec.monitoring.enabled:
         monitoring = Monitoring("monitoring", slices.monitoring_args(spec), waits_for=[guard, operator.release])
     everything = [guard, operator, services, cas, owner.owner if owner else None, bucket, backupper, monitoring]
-    destroy_guard(spec, [resource for resource in everything if resource is not None])
+    declared = [resource for resource in everything if resource is not None]
+    destroy_guard(spec, [*declared, record_status(spec, secrets, declared)])
     return SconeStack(spec, guard, operator, services, cas, owner, bucket, backupper, monitoring)
 
 
@@ -104,8 +106,7 @@ def destroy_guard(spec: SconeSpec, everything: list[pulumi.Resource]) -> Destroy
 
 def spec_digest(spec: SconeSpec) -> str:
     """A stable hash of the normalised spec (defaults applied); the guide's status.deployedSpec."""
-    canonical = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return digest_of(canonical_spec(spec))
 
 
 def stack_outputs(stack: SconeStack) -> dict[str, Any]:
