@@ -6,7 +6,9 @@ leaves the status true too. ``SconeStatus`` depends on every other resource, so 
 after they all succeeded. A failed operation never reaches it; for that case an error hook bound
 to every custom resource (through a stack transform) writes Error before the ``up`` stops. The
 hook runs only in updates (operations never run in a preview) and never asks for a retry: the
-bounded retries belong to the reconciler.
+bounded retries belong to the reconciler. A refusal in a resource's check (an invalid input, a
+Helm chart that cannot be fetched) stops the ``up`` before any operation, where the engine calls
+no hook: the status keeps the last success, and ``scone-ops reconcile`` records that Error.
 """
 
 from __future__ import annotations
