@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -49,22 +49,36 @@ def in_sync(deployed: LocalSconeStack) -> Iterator[LocalSconeStack]:
 
 
 class PhaseWatch:
-    """`kubectl get configmap scone-status --watch`: every phase the ConfigMap passed through."""
+    """`kubectl get configmap scone-status --watch`: every phase the ConfigMap passed through, read as
+    the watch prints it, so a test waits for the phase it expects instead of for a while."""
 
     def __init__(self, cluster: LocalCluster) -> None:
         self.proc = subprocess.Popen(
             ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "get", "configmap", "scone-status", "-n",
              OPERATOR_NAMESPACE, "--watch", "-o", "jsonpath={.data.phase}{\"\\n\"}"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    def stop(self) -> list[str]:
-        self.proc.terminate()
-        out, _ = self.proc.communicate()
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.strip():
+                self.lines.append(line.strip())
+
+    def phases(self) -> list[str]:
         phases: list[str] = []
-        for line in out.split():
+        for line in list(self.lines):
             if not phases or phases[-1] != line:
                 phases.append(line)
         return phases
+
+    def stop(self) -> list[str]:
+        self.proc.terminate()
+        self.proc.communicate()
+        self.reader.join()
+        return self.phases()
 
 
 def test_noop_reconcile_is_running_and_changes_nothing(in_sync: LocalSconeStack, cluster: LocalCluster) -> None:
@@ -90,9 +104,8 @@ def test_deleted_las_is_repaired_through_repairing_and_the_status_says_so(in_syn
     assert not las_names(cluster)
     watch = PhaseWatch(cluster)
     done = reconcile(in_sync, "--once", *FAST)
-    wait_until("status Running again", lambda: status_data(cluster)["phase"] == "Running", cluster.children,
-               attempts=100, interval=0.2)
-    time.sleep(1)  # let the watch print the last event
+    wait_until("the watch to show Repairing, then Running", lambda: watch.phases()[-2:] == ["Repairing", "Running"],
+               cluster.children, attempts=3000, interval=0.2)
     seen = watch.stop()
     assert done.code == 0, done.stderr[-4000:]
     assert done.result["phases"] == ["Repairing", "Running"], done.result
