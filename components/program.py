@@ -9,7 +9,7 @@ The order of the constructor calls in ``build_stack`` is the order of the depend
 
     StackGuard ─► SconeOperator ─► SconeServices (namespace, LAS, SGXPlugin)
                                └─► Cas ─► CasOwner (provisioning, upgrades, recovery, vault)
-    BackupBucket ─► CasBackupper ─► Monitoring ─► DestroyGuard (depends on all of the above)
+    BackupBucket ─► CasBackupper ─► Monitoring ─► SconeStatus ─► DestroyGuard (both depend on all of the above)
 
 CAS-first upgrades: the CasOwner's ``upgrade_gate`` reads and upgrades the live CAS
 without a Pulumi dependency on the CAS CR, so the operator release, LAS and SGXPlugin can
@@ -44,6 +44,7 @@ from components.services import SconeServices
 from components.spec import CONFIG_NAMESPACE, SconeSpec
 from components.spec_loader import validate_spec
 from components.stack import SconeStack, stack_outputs
+from components.status_resource import record_errors, record_status
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def main() -> None:
 
 def build_stack(spec: SconeSpec, secrets: StackSecrets, protect_cas: bool) -> SconeStack:
     """Declare every resource of the stack; ``protect_cas`` keeps the namespace and release protected."""
+    record_errors(spec, secrets)
     guard = StackGuard("stack-guard", slices.stack_guard_props(spec, pulumi.get_stack(), pulumi.get_project()))
     # The guard is passed as ``waits_for``, not as ``depends_on`` of the component: only that reaches
     # every owner resource. Phase one declares the upgrade gate, phase two (``complete``) the rest.
@@ -109,7 +111,8 @@ def build_stack(spec: SconeSpec, secrets: StackSecrets, protect_cas: bool) -> Sc
     if spec.monitoring.enabled:
         monitoring = Monitoring("monitoring", slices.monitoring_args(spec), waits_for=[guard, operator.release])
     everything = [guard, operator, services, cas, owner, bucket, backupper, monitoring]
-    destroy_guard(spec, [resource for resource in everything if resource is not None])
+    declared = [resource for resource in everything if resource is not None]
+    destroy_guard(spec, [*declared, record_status(spec, secrets, declared)])
     return SconeStack(spec, guard, operator, services, cas, owner, bucket, backupper, monitoring)
 
 

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +16,7 @@ from components.monitoring import Monitoring
 from components.names import BACKUP_SECRET_NAME
 from components.operator import SconeOperator
 from components.owner.component import CasOwner
+from components.scone_status import canonical_spec, digest_of
 from components.services import SconeServices
 from components.spec import SconeSpec
 
@@ -39,8 +38,7 @@ class SconeStack:
 
 def spec_digest(spec: SconeSpec) -> str:
     """A stable hash of the normalised spec (defaults applied); the guide's status.deployedSpec."""
-    canonical = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return digest_of(canonical_spec(spec))
 
 
 def stack_outputs(stack: SconeStack) -> dict[str, Any]:

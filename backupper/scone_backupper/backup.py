@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import boto3
 
 from . import crypto
-from .buffers import PartBuffers
+from .buffers import Buffer, PartBuffers
 from .credentials import S3Credentials, load_credentials
 from .errors import (
     BackupperError,
@@ -40,7 +40,7 @@ from .snapshot import iter_snapshot_members
 from .source import build_source_argv, open_snapshot_stream
 from .store import BackupStore
 from .tarstream import TarReader
-from .transfer import MIB, Buffer, PendingObject, Uploader, choose_part_size
+from .transfer import MIB, PendingObject, Uploader, choose_part_size
 
 log = logging.getLogger("scone_backupper.backup")
 

@@ -10,6 +10,9 @@ parts costs no more memory than the bound already allows, and the peak stays whe
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
+
+Buffer = bytes | bytearray | memoryview
 
 
 class PartBuffers:
@@ -44,3 +47,29 @@ class PartBuffers:
             with self._lock:
                 if self._keep:
                     self._free.append(buffer)
+
+
+def rechunk(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
+    """Regroup a byte stream into pieces of exactly `size` bytes (the last may be shorter).
+
+    A piece that already is a whole part (or the short rest) is passed on as it is: copying it
+    would hold a part twice and cost a pass over its bytes.
+    """
+    pending: list[Buffer] = []
+    pending_len = 0
+    for piece in chunks:
+        if not pending and len(piece) == size:
+            yield piece
+            continue
+        rest = piece
+        while rest:
+            room = size - pending_len
+            take = rest if len(rest) <= room else rest[:room]
+            rest = rest[len(take) :]
+            pending.append(take)
+            pending_len += len(take)
+            if pending_len == size:
+                yield b"".join(pending)
+                pending, pending_len = [], 0
+    if pending_len:
+        yield pending[0] if len(pending) == 1 else b"".join(pending)

@@ -13,14 +13,14 @@ import logging
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .buffers import PartBuffers
+from .buffers import Buffer, PartBuffers, rechunk
 from .download import Downloader
 from .errors import VerificationError
 from .hashing import OrderedHasher, Release
@@ -50,9 +50,6 @@ class _Part:
     sha256: bytes
 
 
-Buffer = bytes | bytearray | memoryview
-
-
 @dataclass
 class PendingObject:
     """An object sent by `Uploader.send` but not yet created in the store."""
@@ -77,32 +74,6 @@ def choose_part_size(total_size: int, part_size: int) -> int:
 
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
-
-
-def _rechunk(chunks: Iterable[Buffer], size: int) -> Iterator[Buffer]:
-    """Regroup a byte stream into pieces of exactly `size` bytes (the last may be shorter).
-
-    A piece that already is a whole part (or the short rest) is passed on as it is: copying it
-    would hold a part twice and cost a pass over its bytes.
-    """
-    pending: list[Buffer] = []
-    pending_len = 0
-    for piece in chunks:
-        if not pending and len(piece) == size:
-            yield piece
-            continue
-        rest = piece
-        while rest:
-            room = size - pending_len
-            take = rest if len(rest) <= room else rest[:room]
-            rest = rest[len(take) :]
-            pending.append(take)
-            pending_len += len(take)
-            if pending_len == size:
-                yield b"".join(pending)
-                pending, pending_len = [], 0
-    if pending_len:
-        yield pending[0] if len(pending) == 1 else b"".join(pending)
 
 
 def _check_etag(returned: str | None, md5: bytes, what: str) -> None:
@@ -224,7 +195,7 @@ class Uploader:
             with ThreadPoolExecutor(
                 max_workers=self.concurrency, thread_name_prefix="upload"
             ) as pool:
-                pieces = _rechunk(chunks, part_size)
+                pieces = rechunk(chunks, part_size)
                 number = 0
                 while True:
                     # Bound memory: wait for a free slot before reading (and holding) another

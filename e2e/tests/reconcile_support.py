@@ -5,12 +5,17 @@ Pulumi environment (the built CLI on PATH, file backend, passphrase in the envir
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +93,28 @@ def status_data(cluster: LocalCluster) -> dict[str, str]:
 
 def las_names(cluster: LocalCluster) -> list[str]:
     return cluster.kubectl("get", "las", "-o", "name").stdout.split()
+
+
+@contextmanager
+def held_stack_lock(backend: Path, project: str, stack: str) -> Iterator[Path]:
+    """Hold a file backend's lock on `stack` the way `pulumi up` takes it, until the block ends.
+
+    The CLI locks a stack by writing `<backend>/.pulumi/locks/organization/<project>/<stack>/<id>.json`
+    (its pid, user, host and time) and refuses any update while another such file is there; this
+    writes one beside the stack's state, so the holder is known and the lock is held for exactly
+    the block: no race with a second engine run.
+    """
+    state = backend / ".pulumi" / "stacks" / project / f"{stack}.json"
+    assert state.is_file(), f"no project-scoped state at {state}"
+    lock_dir = backend / ".pulumi" / "locks" / "organization" / project / stack
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock_dir / f"{uuid.uuid4()}.json"
+    lock.write_text(json.dumps({"pid": os.getpid(), "username": getpass.getuser(), "hostname": socket.gethostname(),
+                                "timestamp": datetime.now(UTC).isoformat()}))
+    try:
+        yield lock
+    finally:
+        lock.unlink()
 
 
 def converged(stack: LocalSconeStack) -> Iterator[LocalSconeStack]:

@@ -1,6 +1,7 @@
 """`scone-ops reconcile` and `status` against the real engine and control plane: drift repaired,
 a stack file change detected and applied, a failing change bounded to 5 attempts, two reconcilers
-on one stack, and a status that holds no secret.
+on one stack (the second finds the backend's lock held and exits 9 having changed nothing), and a
+status that holds no secret.
 
 Every test starts from the `in_sync` fixture (the committed local stack converged and Running),
 so the tests pass alone and in any order on the module's cluster and stack.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -25,10 +26,9 @@ from e2e.tests.reconcile_support import (
     OPERATOR_NAMESPACE,
     converged,
     deployed_stack,
+    held_stack_lock,
     las_names,
-    parse,
     reconcile,
-    reconcile_argv,
     status_configmap,
     status_data,
     ws_of,
@@ -49,22 +49,36 @@ def in_sync(deployed: LocalSconeStack) -> Iterator[LocalSconeStack]:
 
 
 class PhaseWatch:
-    """`kubectl get configmap scone-status --watch`: every phase the ConfigMap passed through."""
+    """`kubectl get configmap scone-status --watch`: every phase the ConfigMap passed through, read as
+    the watch prints it, so a test waits for the phase it expects instead of for a while."""
 
     def __init__(self, cluster: LocalCluster) -> None:
         self.proc = subprocess.Popen(
             ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "get", "configmap", "scone-status", "-n",
              OPERATOR_NAMESPACE, "--watch", "-o", "jsonpath={.data.phase}{\"\\n\"}"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    def stop(self) -> list[str]:
-        self.proc.terminate()
-        out, _ = self.proc.communicate()
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.strip():
+                self.lines.append(line.strip())
+
+    def phases(self) -> list[str]:
         phases: list[str] = []
-        for line in out.split():
+        for line in list(self.lines):
             if not phases or phases[-1] != line:
                 phases.append(line)
         return phases
+
+    def stop(self) -> list[str]:
+        self.proc.terminate()
+        self.proc.communicate()
+        self.reader.join()
+        return self.phases()
 
 
 def test_noop_reconcile_is_running_and_changes_nothing(in_sync: LocalSconeStack, cluster: LocalCluster) -> None:
@@ -90,9 +104,8 @@ def test_deleted_las_is_repaired_through_repairing_and_the_status_says_so(in_syn
     assert not las_names(cluster)
     watch = PhaseWatch(cluster)
     done = reconcile(in_sync, "--once", *FAST)
-    wait_until("status Running again", lambda: status_data(cluster)["phase"] == "Running", cluster.children,
-               attempts=100, interval=0.2)
-    time.sleep(1)  # let the watch print the last event
+    wait_until("the watch to show Repairing, then Running", lambda: watch.phases()[-2:] == ["Repairing", "Running"],
+               cluster.children, attempts=3000, interval=0.2)
     seen = watch.stop()
     assert done.code == 0, done.stderr[-4000:]
     assert done.result["phases"] == ["Repairing", "Running"], done.result
@@ -101,7 +114,8 @@ def test_deleted_las_is_repaired_through_repairing_and_the_status_says_so(in_syn
     assert las_names(cluster) == las
     data = status_data(cluster)
     assert data["lastSuccessPhase"] == "Repairing"
-    assert int(data["observedGeneration"]) > generation
+    assert int(data["observedGeneration"]) == generation, "a repair deploys the same spec: same generation"
+    assert data["lastUpdate"] == data["lastReconcile"], "the repair's update is the last update"
     assert data["lastError"] == ""
 
 
@@ -158,26 +172,33 @@ def test_a_change_that_keeps_failing_stops_after_5_attempts_in_error_and_a_fix_r
     assert data["lastSuccessPhase"] != "Error"
 
 
-def test_two_reconcilers_at_once_one_updates_the_other_waits_or_exits_and_the_state_stays_valid(
+def test_a_second_reconciler_while_the_lock_is_held_exits_9_changing_nothing_and_the_state_stays_valid(
         in_sync: LocalSconeStack, cluster: LocalCluster) -> None:
     ws = ws_of(in_sync)
+    before = json.loads(ws.run("stack", "export", check=True).stdout)["deployment"]
     las = las_names(cluster)
     cluster.kubectl("delete", *las, "--wait=true")
-    argv = reconcile_argv(in_sync, "--once", *FAST)
-    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ws.env())
-             for _ in range(2)]
-    outputs = [p.communicate() for p in procs]
-    runs = [parse(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
-    codes = sorted(r.code for r in runs)
-    assert codes in ([0, 0], [0, 9]), [(r.code, r.stderr[-2000:]) for r in runs]
-    assert sum(1 for r in runs if r.result.get("applied")) >= 1
-    for run in runs:
-        if run.code == 9:
-            assert run.result["busy"] is True and run.result["applied"] is False
-    exported = json.loads(ws.run("stack", "export", check=True).stdout)
-    assert not exported["deployment"].get("pending_operations"), exported["deployment"]["pending_operations"]
-    assert ws.run("preview", "--expect-no-changes").returncode == 0
+    status_before = status_configmap(cluster)
+    assert status_before is not None
+    with held_stack_lock(ws.state_dir / "backend", "scone", in_sync.stack):
+        busy = reconcile(in_sync, "--once", *FAST)
+        assert busy.code == 9, (busy.code, busy.stderr[-3000:])
+        assert busy.result["busy"] is True and busy.result["applied"] is False, busy.result
+        assert busy.result["attempts"] == 1, "a held lock is not an error to retry"
+        assert "busy: another update holds the stack's lock; this reconcile changed nothing" in busy.stderr
+        assert not las_names(cluster), "the busy reconciler repaired the LAS anyway"
+        status_held = status_configmap(cluster)
+        assert status_held is not None
+        assert status_held["metadata"]["resourceVersion"] == status_before["metadata"]["resourceVersion"]
+    after = json.loads(ws.run("stack", "export", check=True).stdout)["deployment"]
+    assert not after.get("pending_operations"), after["pending_operations"]
+    assert [r["urn"] for r in after["resources"]] == [r["urn"] for r in before["resources"]]
+
+    released = reconcile(in_sync, "--once", *FAST)
+    assert released.code == 0, released.stderr[-4000:]
+    assert released.result["phases"] == ["Repairing", "Running"], released.result
     assert las_names(cluster) == las
+    assert ws.run("preview", "--expect-no-changes").returncode == 0
     assert status_data(cluster)["phase"] == "Running"
 
 
@@ -203,7 +224,7 @@ def test_the_status_configmap_never_holds_a_secret(in_sync: LocalSconeStack, clu
     cm = json.loads(got.stdout)
     assert cm["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "scone-stack"
     managers = {entry["manager"] for entry in cm["metadata"].get("managedFields") or []}
-    assert managers == {"scone-reconcile"}, managers
+    assert managers == {"scone-status"}, managers
     text = json.dumps(cm)
     for name, value in in_sync.sentinels().items():
         assert value not in text, f"{name} in the status ConfigMap"

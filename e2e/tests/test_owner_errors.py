@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.pulumi_env import PulumiRun, PulumiWorkspace
 from e2e.harness.tools import Tools
+from e2e.tests.reconcile_support import status_configmap, status_data
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,16 @@ def failed_run(owner_stack: LocalSconeStack) -> PulumiRun:
 
 
 @pytest.fixture(scope="module")
-def adopting_run(owner_stack: LocalSconeStack, failed_run: PulumiRun) -> PulumiRun:
+def status_after_failure(failed_run: PulumiRun, cluster: LocalCluster) -> dict[str, Any]:
+    """The status ConfigMap as the failed ``up`` left it (read before the next ``up``)."""
+    cm = status_configmap(cluster)
+    assert cm is not None, "no ConfigMap scone-status after the failed up"
+    return cm
+
+
+@pytest.fixture(scope="module")
+def adopting_run(owner_stack: LocalSconeStack, failed_run: PulumiRun,
+                 status_after_failure: dict[str, Any]) -> PulumiRun:
     """The next ``up``, once the plugin answers again."""
     return _ws(owner_stack).run("up", "--yes", "--skip-preview")
 
@@ -83,6 +94,26 @@ def test_the_next_up_adopts_the_cas_the_failed_run_provisioned(owner_stack: Loca
     assert adopting_run.returncode == 0, adopting_run.output[-8000:] + "\n" + cluster.dump_logs(8)
     assert set(_ws(owner_stack).outputs()["owner"]["publicKeys"]) == {
         "casKey", "casSoftwareKey", "casSessionEncryptionKey", "casCert"}
+
+
+def test_the_failed_up_recorded_error_with_the_plugins_message_and_no_secret(
+        owner_stack: LocalSconeStack, status_after_failure: dict[str, Any]) -> None:
+    data = status_after_failure["data"]
+    assert data["phase"] == "Error", data
+    assert "kubectl port-forward: lost connection to pod" in data["lastError"], data["lastError"]
+    assert "CasProvisioning" in data["lastError"], data["lastError"]
+    text = json.dumps(status_after_failure)
+    for name, value in owner_stack.sentinels().items():
+        assert value not in text, f"{name} in the status ConfigMap"
+
+
+def test_the_next_up_records_running_on_what_it_deployed(owner_stack: LocalSconeStack, cluster: LocalCluster,
+                                                         adopting_run: PulumiRun) -> None:
+    assert adopting_run.returncode == 0, adopting_run.output[-8000:]
+    data = status_data(cluster)
+    assert data["phase"] == "Running" and data["lastError"] == "", data
+    assert data["lastSuccessPhase"] != "Error"
+    assert data["deployedSpec"] == _ws(owner_stack).outputs()["deployedSpec"]
 
 
 def test_a_preflight_failure_reaches_the_user_as_its_message(preflight_failure: PulumiRun) -> None:

@@ -14,17 +14,16 @@ stops with `Error` and the recovery steps, before any refresh could drop the CAS
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pulumi import automation as auto
 
+from components.redaction import Redactor
 from scone_ops.kubectl import Kubectl
-from scone_ops.reconcile_status import StatusRecord, read_status, write_status
-from scone_ops.redaction import Redactor
-from scone_ops.stack_workspace import CAS_TYPE, Deployed, StackRef, deployed, desired, last_update, secret_values
+from scone_ops.reconcile_status import StatusRecord, now, read_status, write_status
+from scone_ops.stack_workspace import CAS_TYPE, Deployed, StackRef, deployed, desired, secret_values
 
 NOT_CHANGES = frozenset({"same", "read", "refresh", "discard", "read-discard"})
 CREATES = frozenset({"create", "replace", "create-replacement"})
@@ -36,10 +35,6 @@ RECOVERY_STEPS = (
     " snapshot (`scone-backupper restore --set latest --target DIR`), run `pulumi up` (without --refresh);"
     " then set Managed, remove snapshotDir and run `pulumi up`. Do not run `pulumi refresh` meanwhile."
 )
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 @dataclass(frozen=True)
@@ -126,29 +121,26 @@ class _Run:
         self.outcome = Outcome(self.owner.ref.stack, "")
 
     # -- status ------------------------------------------------------------------------------
-    def record(self, phase: str, error: str = "", attempts: int = 0) -> None:
-        """Write the status ConfigMap for `phase` (not under --detect-only: it changes nothing)."""
+    def record(self, phase: str, error: str = "", attempts: int = 0, *, updated: bool = False) -> None:
+        """Write the status ConfigMap for `phase` (not under --detect-only: it changes nothing).
+
+        The deployed facts (version, spec, generation) are the ones the program's status resource
+        wrote when an update succeeded; a reconcile moves the phase and stamps itself (and lastUpdate
+        when its update succeeded).
+        """
         self.outcome.phases.append(phase)
         if self.owner.detect_only:
             return
-        base = self.current or StatusRecord(self.owner.ref.stack, "")
-        success_phase = base.next_success_phase() if base.phase != phase else base.lastSuccessPhase
-        record = replace(base, stack=self.owner.ref.stack, phase=phase, lastSuccessPhase=success_phase,
-                         lastError=error, lastReconcile=now(), attempts=str(attempts))
-        if phase in ("Running", "Error"):
-            record = self._with_deployed_facts(record)
+        stack = self.owner.ref.stack
+        base = read_status(self.owner.kubectl, self.namespace) or self.current or StatusRecord(stack, "")
+        record = replace(base.entering(stack, phase, error=error, attempts=attempts), lastReconcile=now())
+        if updated:  # this reconcile's update succeeded (a repair may leave the program's status untouched)
+            record = replace(record, lastUpdate=record.lastReconcile)
         if write_status(self.owner.kubectl, self.namespace, record):
             self.current = record
             self.outcome.status = record
         else:
             self.owner.progress(f"status not recorded: namespace {self.namespace} does not exist yet")
-
-    def _with_deployed_facts(self, record: StatusRecord) -> StatusRecord:
-        have = deployed(self.stack)
-        generation, updated = last_update(self.stack)
-        return replace(record, deployedVersion=have.output("deployedVersion"),
-                       deployedSpec=have.output("deployedSpec"), managementState=have.output("managementState"),
-                       observedGeneration=generation, lastUpdate=updated)
 
     # -- the reconcile ----------------------------------------------------------------------
     def reconcile(self, phase: str | None) -> Outcome:
@@ -202,7 +194,7 @@ class _Run:
         self.up(phase)
         self.outcome.applied = True
         self.outcome.phase = "Running"
-        self.record("Running")
+        self.record("Running", updated=True)
         return self.outcome
 
     def preview(self) -> tuple[dict[str, int], bool]:

@@ -133,18 +133,3 @@ def deployed(stack: auto.Stack) -> Deployed:
 def secret_values(stack: auto.Stack) -> list[str]:
     """The stack's secret config values, decrypted in memory only so that errors can be redacted."""
     return [value.value for value in stack.get_all_config().values() if value.secret and value.value]
-
-
-def last_update(stack: auto.Stack) -> tuple[str, str]:
-    """Generation and end time of the newest succeeded `update` (observedGeneration, lastUpdate).
-
-    The generation is the update's version where the backend numbers updates (Pulumi Cloud); a DIY
-    backend reports version 0, so there it is the update's position in the stack's history.
-    """
-    history = stack.history(show_secrets=False)  # newest first
-    for index, entry in enumerate(history):
-        if entry.kind == "update" and entry.result == "succeeded":
-            end = entry.end_time.strftime("%Y-%m-%dT%H:%M:%SZ") if entry.end_time else ""
-            generation = entry.version if entry.version else len(history) - index
-            return (str(generation), end)
-    return ("", "")

@@ -10,8 +10,9 @@ import pytest
 from scone_ops.durations import Duration
 from scone_ops.reconcile_status import MANAGED_BY, PhaseExit, StatusRecord, manifest
 from scone_ops.reconciler import Budget, intent
-from scone_ops.redaction import MASK, Redactor
 from scone_ops.stack_workspace import Deployed
+
+from components.redaction import MASK, Redactor
 
 
 def test_redactor_masks_known_secret_values_and_credential_looking_text() -> None:
@@ -80,3 +81,44 @@ def test_readme_phase_exit_code_table_matches_the_code() -> None:
     assert {int(code): phase for code, phase in rows.items() if phase != "—"} == {
         int(PhaseExit.of(p)): p for p in ("Running", "Creating", "Updating", "Repairing", "Error")}
     assert rows.get("9") == "—" and int(PhaseExit.BUSY) == 9
+
+
+FAILED_UP = """
+ code: 255
+ stdout: Updating (local):
+    pulumi:pulumi:Stack scone-local running
+ ~  kubernetes:helm.sh/v3:Release scone-operator updating (0s) [diff: ~chart]
+ ~  kubernetes:helm.sh/v3:Release scone-operator **updating failed** error: chart fetch failed
+Diagnostics:
+  kubernetes:helm.sh/v3:Release (scone-operator):
+    error: failed to pull chart: Get "http://127.0.0.1:9/charts/scone-operator-5.8.0.tgz":
+      dial tcp 127.0.0.1:9: connect: connection refused
+
+  pulumi:pulumi:Stack (scone-local):
+{warnings}
+    error: Resource monitor has terminated, shutting down
+
+Resources:
+    11 unchanged
+    2 errored
+
+Duration: 4s
+
+ stderr:
+"""
+
+
+@pytest.mark.parametrize("warnings", [0, 3, 30])
+def test_error_tail_keeps_the_failing_resources_error_however_much_the_engine_prints_after_it(warnings: int) -> None:
+    noise = "\n".join(f"    warning: plugin kubernetes {i} from $PATH" for i in range(warnings))
+    text = FAILED_UP.format(warnings=noise)
+    kept = Redactor().error_tail(text)
+    lines = kept.splitlines()
+    assert lines[0].strip() == "kubernetes:helm.sh/v3:Release (scone-operator):"
+    assert "127.0.0.1:9" in lines[1] and "connection refused" in lines[2]
+    assert lines[-1].strip() == "error: Resource monitor has terminated, shutting down"
+    assert "warning:" not in kept and "Resources:" not in kept
+
+
+def test_error_tail_of_an_error_without_diagnostics_is_its_last_lines() -> None:
+    assert Redactor().error_tail("one\ntwo\nfailed: no stack named 'x'") == "one\ntwo\nfailed: no stack named 'x'"

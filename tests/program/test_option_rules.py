@@ -26,7 +26,7 @@ DESTROY_GUARD = "pulumi-python:dynamic/scone:DestroyGuard"
 OWNER = "pulumi-python:dynamic/scone:"
 OWNER_TYPES = ("CasUpgrade", "CasVersionGate", "CasProvisioning", "CasRecovery", "VaultProvisioning")
 CAS = "kubernetes:services.scone.cloud/v1beta1:CAS"
-TOP_LEVEL = {GUARD, DESTROY_GUARD}
+TOP_LEVEL = {GUARD, DESTROY_GUARD, "pulumi-python:dynamic/scone:SconeStatus"}  # stack-wide, like the guards
 
 
 def with_secrets(stack: str, keys: tuple[str, ...], overrides: dict[str, Any]) -> StackConfig:

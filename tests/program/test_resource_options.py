@@ -233,6 +233,7 @@ def test_changing_the_backup_interval_changes_only_the_backupper_and_its_alert(e
     assert changed == {
         "kubernetes:apps/v1:Deployment/scone-cas-db-backupper",
         "kubernetes:monitoring.coreos.com/v1:PrometheusRule/scone-alerts",
+        "pulumi-python:dynamic/scone:SconeStatus/scone-status",  # records the new deployed spec
     }
 
 

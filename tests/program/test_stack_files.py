@@ -38,9 +38,9 @@ def test_every_resource_is_a_component_or_parented_to_one(evaluate_stack: Evalua
         for r in evaluation.registrations
         if not r.type.startswith("scone:index:") and not urn_type(r.parent).startswith("scone:index:")
     ]
-    # Only the two guards stand beside the components: everything waits for the stack guard,
-    # and the destroy guard waits for everything.
-    assert sorted(orphans) == ["destroy-guard", "stack-guard"]
+    # Only the two guards and the status stand beside the components: everything waits for the
+    # stack guard, the status for everything else, and the destroy guard for everything.
+    assert sorted(orphans) == ["destroy-guard", "scone-status", "stack-guard"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -40,7 +40,7 @@ def group(ops: Ops, namespace: str | None) -> int:
 
     \b
     Exit codes: 0 Running, 10 Creating, 11 Updating, 12 Repairing, 13 Error,
-    5 no status recorded yet (no reconcile ran), 3/4 stack file or kubectl problem.
+    5 no status recorded yet (neither a reconcile nor a `pulumi up` ran), 3/4 stack file or kubectl problem.
     """
     if namespace is None:
         if ops.stack_file is None and ops.stack is None:
@@ -50,7 +50,7 @@ def group(ops: Ops, namespace: str | None) -> int:
     record = read_status(ops.kubectl, namespace)
     if record is None or record.phase not in PHASES:
         raise OpsError(ExitCode.NOT_FOUND, f"no reconcile status in {namespace} (ConfigMap {CONFIGMAP})",
-                       "run `scone-ops reconcile --once --stack <env>` (or start the reconciler)")
+                       "run `pulumi up --stack <env>` or `scone-ops reconcile --once --stack <env>`")
 
     def human(console: Console) -> None:
         console.print(table("", ["NAME", "PHASE", "VERSION", "MANAGEMENT", "LAST SUCCESS", "GENERATION",
