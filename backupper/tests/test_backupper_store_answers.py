@@ -50,14 +50,6 @@ def web_page() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture
-def proxy(s3_server: ServerProcess) -> Iterator[FaultProxy]:
-    server = FaultProxy(s3_server)
-    server.start()
-    yield server
-    server.stop()
-
-
 def _store_error(result_stderr: str) -> dict[str, object]:
     errors = [r for r in log_lines(result_stderr) if r["level"] == "error"]
     assert errors, result_stderr
