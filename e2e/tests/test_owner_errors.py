@@ -68,7 +68,15 @@ def adopting_run(owner_stack: LocalSconeStack, failed_run: PulumiRun,
 
 
 @pytest.fixture(scope="module")
-def preflight_failure(owner_stack: LocalSconeStack, adopting_run: PulumiRun) -> Iterator[PulumiRun]:
+def after_adoption(owner_stack: LocalSconeStack, adopting_run: PulumiRun,
+                   cluster: LocalCluster) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The status ConfigMap's data and the stack outputs right after the adopting ``up`` (before any later step)."""
+    return status_data(cluster), _ws(owner_stack).outputs()
+
+
+@pytest.fixture(scope="module")
+def preflight_failure(owner_stack: LocalSconeStack, adopting_run: PulumiRun,
+                      after_adoption: tuple[dict[str, Any], dict[str, Any]]) -> Iterator[PulumiRun]:
     """An ``up`` whose owner preflight fails (the owner's target directory is missing); undone afterwards."""
     original = dict(owner_stack.overrides)
     provisioning = {**original["scone:provisioning"], "targetDir": "/nonexistent/owner-target"}
@@ -107,13 +115,13 @@ def test_the_failed_up_recorded_error_with_the_plugins_message_and_no_secret(
         assert value not in text, f"{name} in the status ConfigMap"
 
 
-def test_the_next_up_records_running_on_what_it_deployed(owner_stack: LocalSconeStack, cluster: LocalCluster,
-                                                         adopting_run: PulumiRun) -> None:
+def test_the_next_up_records_running_on_what_it_deployed(
+        adopting_run: PulumiRun, after_adoption: tuple[dict[str, Any], dict[str, Any]]) -> None:
     assert adopting_run.returncode == 0, adopting_run.output[-8000:]
-    data = status_data(cluster)
+    data, outputs = after_adoption
     assert data["phase"] == "Running" and data["lastError"] == "", data
     assert data["lastSuccessPhase"] != "Error"
-    assert data["deployedSpec"] == _ws(owner_stack).outputs()["deployedSpec"]
+    assert data["deployedSpec"] == outputs["deployedSpec"]
 
 
 def test_a_preflight_failure_reaches_the_user_as_its_message(preflight_failure: PulumiRun) -> None:
