@@ -56,7 +56,7 @@ def identity_refusal(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str | 
             " Nothing was changed. Make that cluster readable (scone:kubeconfig, scone:kubeContext, or KUBECONFIG"
             f" and its current context; `{UID_COMMAND}` must answer) and run again."
         )
-    if live == recorded or repin == live:
+    if live in (recorded, repin):
         return None
     return (
         f"this is stack {stack}; the kube context points at a cluster (kube-system uid {live}) that is not the"

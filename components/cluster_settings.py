@@ -144,7 +144,9 @@ def _context_problems(context: str, path: str | None, content: str | None) -> li
         return []
     parsed = _parsed(text)
     if parsed is None:
-        return [f"{_key(KUBECONFIG_KEY)}: the file is not a kubeconfig (not YAML), so context '{context}' cannot be found"]
+        return [
+            f"{_key(KUBECONFIG_KEY)}: the file is not a kubeconfig (not YAML), so context '{context}' cannot be found"
+        ]
     names = [str(item.get("name")) for item in parsed.get("contexts") or [] if isinstance(item, dict)]
     if context not in names:
         return [

@@ -26,7 +26,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from components.kube_access import KubeTarget
+from components.kube_access import AMBIENT, KubeTarget
 from components.provider_errors import UserFacingError, user_facing_errors
 
 KUBECTL_TIMEOUT_SECONDS = 120.0
@@ -37,7 +37,7 @@ def existence_query(name: str, namespace: str, kubectl: str = "kubectl") -> list
     return [kubectl, "get", "secret", name, "--namespace", namespace, "--ignore-not-found", "--no-headers"]
 
 
-def secret_exists(name: str, namespace: str, kubectl: str = "kubectl", target: KubeTarget = KubeTarget()) -> bool:
+def secret_exists(name: str, namespace: str, kubectl: str = "kubectl", target: KubeTarget = AMBIENT) -> bool:
     """Whether ``namespace/name`` exists; the API server answers with metadata only (no data)."""
     if shutil.which(kubectl) is None:
         raise UserFacingError(

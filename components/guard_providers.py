@@ -19,7 +19,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.cluster_identity import identity_refusal
-from components.kube_access import PROP_KEYS, KubeTarget
+from components.kube_access import AMBIENT, PROP_KEYS, KubeTarget
 from components.live_cluster import KubectlView, cas_presence, cas_removal_steps
 from components.provider_errors import UserFacingError, user_facing_errors
 
@@ -157,7 +157,7 @@ CERT_MANAGER_CRDS = ("certificates.cert-manager.io", "issuers.cert-manager.io")
 
 
 def missing_cert_manager_crds(
-    kubectl: str = "kubectl", timeout: float = 60.0, target: KubeTarget = KubeTarget()
+    kubectl: str = "kubectl", timeout: float = 60.0, target: KubeTarget = AMBIENT
 ) -> list[str]:
     """The cert-manager CRDs ``target``'s cluster lacks (empty when cert-manager is installed)."""
     missing = []

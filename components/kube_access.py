@@ -113,7 +113,8 @@ class KubeTarget:
         if self.ambient:
             yield env
             return
-        done = self.run(kubectl, ["config", "view", "--raw", "--minify", "--flatten"], timeout=CONFIG_VIEW_TIMEOUT_SECONDS)
+        view = ["config", "view", "--raw", "--minify", "--flatten"]
+        done = self.run(kubectl, view, timeout=CONFIG_VIEW_TIMEOUT_SECONDS)
         if done.returncode != 0 or not done.stdout.strip():
             raise KubeAccessError(
                 f"could not select {self.describe()} for kubectl-provision: `kubectl config view --minify` said:"
@@ -133,6 +134,10 @@ class KubeTarget:
             else "the ambient kubeconfig (KUBECONFIG)"
         )
         return f"{source}, context {self.context}" if self.context else f"{source}, its current context"
+
+
+#: No kubeconfig, no context named: kubectl follows ``KUBECONFIG`` and its current context.
+AMBIENT = KubeTarget()
 
 
 @dataclass(frozen=True)

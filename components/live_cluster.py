@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
-from components.kube_access import KubeTarget
+from components.kube_access import AMBIENT, KubeTarget
 from components.names import ZONE_LABEL
 from components.provider_errors import UserFacingError, clean
 
@@ -47,7 +47,7 @@ def image_tag(image: str) -> str:
 
 
 def read_json(
-    kubectl: str, args: list[str], timeout: float = READ_TIMEOUT_SECONDS, target: KubeTarget = KubeTarget()
+    kubectl: str, args: list[str], timeout: float = READ_TIMEOUT_SECONDS, target: KubeTarget = AMBIENT
 ) -> dict[str, Any] | None:
     """``kubectl <args> -o json`` (a get or a list) against ``target``'s cluster, read-only and bounded.
 
@@ -134,7 +134,7 @@ class KubectlView:
 
     kubectl: str = "kubectl"
     timeout: float = EVALUATION_READ_TIMEOUT_SECONDS
-    target: KubeTarget = KubeTarget()
+    target: KubeTarget = AMBIENT
 
     def _read(self, *args: str) -> dict[str, Any] | None:
         return read_json(

@@ -41,8 +41,8 @@ from components.cluster_settings import read_cluster_settings
 from components.config_errors import SpecError
 from components.config_source import StackSecrets, read_raw_config, read_secrets
 from components.guards import DestroyGuard, StackGuard
-from components.live_checks import PlacementError, check_cas_placement, keeps_cas_protection
 from components.kube_access import KubeTarget
+from components.live_checks import PlacementError, check_cas_placement, keeps_cas_protection
 from components.live_cluster import ClusterView, KubectlView
 from components.monitoring import Monitoring
 from components.operator import SconeOperator

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster_identity import IDENTITY_PROP, REPIN_PROP, STACK_PROP
-from components.kube_access import PROP_KUBECONFIG_CONTENT, ClusterChoice, KubeTarget
+from components.kube_access import AMBIENT, PROP_KUBECONFIG_CONTENT, ClusterChoice, KubeTarget
 from components.live_cluster import ClusterError, ClusterView
 
 #: The explicit provider's resource name (part of every Kubernetes resource's provider reference).
@@ -34,7 +34,7 @@ PROVIDER_NAME = "kubernetes"
 class StackCluster:
     """What the declarations need to reach the stack's cluster (all empty for an ambient, unpinned stack)."""
 
-    target: KubeTarget = KubeTarget()
+    target: KubeTarget = AMBIENT
     provider: k8s.Provider | None = None
     guard_props: dict[str, Any] = field(default_factory=dict)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from components.kube_access import PROP_KEYS, KubeTarget
+from components.kube_access import AMBIENT, PROP_KEYS, KubeTarget
 from components.provider_errors import UserFacingError, user_facing_errors
 from components.scone_status import CONFIGMAP, FIELD_MANAGER, Deployment, StatusRecord, manifest
 
@@ -40,7 +40,7 @@ def _kubectl(args: list[str], target: KubeTarget, stdin: str | None = None) -> s
                       timeout=KUBECTL_TIMEOUT_SECONDS, stdin=stdin)
 
 
-def read_live(namespace: str, target: KubeTarget = KubeTarget()) -> StatusRecord | None:
+def read_live(namespace: str, target: KubeTarget = AMBIENT) -> StatusRecord | None:
     """The recorded status; None when there is none (or no namespace yet)."""
     done = _kubectl(["get", "configmap", CONFIGMAP, "-n", namespace, "-o", "json", "--ignore-not-found"], target)
     if done.returncode != 0:
@@ -50,7 +50,7 @@ def read_live(namespace: str, target: KubeTarget = KubeTarget()) -> StatusRecord
     return StatusRecord.from_data(dict(json.loads(done.stdout).get("data") or {}))
 
 
-def write_live(namespace: str, record: StatusRecord, target: KubeTarget = KubeTarget()) -> None:
+def write_live(namespace: str, record: StatusRecord, target: KubeTarget = AMBIENT) -> None:
     """Server-side apply of the whole record under the status field manager."""
     done = _kubectl(["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "--force-conflicts", "-f", "-"],
                     target, stdin=json.dumps(manifest(namespace, record)))

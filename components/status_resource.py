@@ -20,7 +20,7 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from components.config_source import StackSecrets
-from components.kube_access import KubeTarget
+from components.kube_access import AMBIENT, KubeTarget
 from components.redaction import Redactor
 from components.scone_status import StatusRecord, canonical_spec, digest_of, masked
 from components.spec import SconeSpec
@@ -66,7 +66,7 @@ def record_status(
     }, pulumi.ResourceOptions(depends_on=list(after)))
 
 
-def record_errors(spec: SconeSpec, secrets: StackSecrets, target: KubeTarget = KubeTarget()) -> None:
+def record_errors(spec: SconeSpec, secrets: StackSecrets, target: KubeTarget = AMBIENT) -> None:
     """Bind the Error-writing hook to every custom resource declared after this call (updates only)."""
     if pulumi.runtime.is_dry_run():
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.kube_access import KubeTarget
+from components.kube_access import AMBIENT, KubeTarget
 from components.live_cluster import CAS_RESOURCE, image_tag, read_json
 
 VAULT_RESOURCE = "vaults.services.scone.cloud"
@@ -38,7 +38,7 @@ class CasState:
 @dataclass(frozen=True)
 class Cluster:
     kubectl: str = "kubectl"
-    target: KubeTarget = KubeTarget()
+    target: KubeTarget = AMBIENT
 
     def _get(self, resource: str, name: str, namespace: str | None) -> dict[str, Any] | None:
         """One object, or None when it (or its kind) does not exist."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.kube_access import KubeAccessError, KubeTarget
+from components.kube_access import AMBIENT, KubeAccessError, KubeTarget
 from components.provider_errors import UserFacingError, clean
 
 REQUIRED_TOOLS = ("kubectl", "jq", "docker", "cosign", "gpg")
@@ -104,7 +104,7 @@ class PluginRunner:
     kubectl: str = "kubectl"
     extra_secrets: tuple[str, ...] = ()
     #: The stack's cluster; the plugin reaches it through ``KUBECONFIG`` (see ``KubeTarget.plugin_environment``).
-    target: KubeTarget = KubeTarget()
+    target: KubeTarget = AMBIENT
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -147,7 +147,9 @@ class PluginRunner:
                 _kill_group(proc)
                 out, err = proc.communicate()
                 returncode = None
-                err += f"\n(timed out after {self.policy.timeout_seconds:g} s; the plugin and its children were stopped)"
+                err += (
+                    f"\n(timed out after {self.policy.timeout_seconds:g} s; the plugin and its children were stopped)"
+                )
         result = PluginResult(list(args), returncode, clean(out, self.secrets), clean(err, self.secrets))
         self._log(
             f"--- {started} kubectl provision {' '.join(args)} (VERSION={self.env.version}) -> "

@@ -15,7 +15,7 @@ from typing import Any
 from pulumi.dynamic import CheckFailure
 from pulumi.runtime.rpc import UNKNOWN
 
-from components.kube_access import KubeTarget
+from components.kube_access import AMBIENT, KubeTarget
 from components.names import MAX_CAS_NAME
 from components.owner.cluster import Cluster
 from components.owner.plugin import PluginEnv, PluginRunner, RunPolicy, preflight
@@ -71,7 +71,7 @@ class OwnerProps:
     supported_versions: tuple[str, ...]
     kubectl: str
     dcap_key: str | None
-    target: KubeTarget = KubeTarget()
+    target: KubeTarget = AMBIENT
 
     @staticmethod
     def of(props: dict[str, Any]) -> OwnerProps:

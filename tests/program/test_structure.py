@@ -7,7 +7,8 @@
   the components down to the dynamic resources they declare (a dynamic resource's provider code
   below it runs in the engine's provider process and is its own layer). The program module reads
   the live cluster and declares the components itself, and the live cluster reads and kubectl
-  JSON reading import only names, errors and the one builder of kubectl's argv (``kube_access``). What makes the five is the spec: a spec section
+  JSON reading import only names, errors and the one builder of kubectl's argv
+  (``kube_access``, which imports nothing of ours). What makes the five is the spec: a spec section
   (``backup_settings``, ``owner.config``) sits on the shared strict base model, the spec on its
   sections, and whatever cuts the spec into settings on the spec (program -> settings slices ->
   spec -> backup settings -> strict model).
