@@ -32,6 +32,20 @@ REPIN_KEY = "scone:clusterIdentity"
 UID_COMMAND = "kubectl get namespace kube-system -o jsonpath='{.metadata.uid}'"
 
 
+def destroy_refusal(recorded: str, live: str | None, problem: str | None, stack: str) -> str | None:
+    """Why ``pulumi destroy`` must not delete anything on the cluster it reaches (None: it is the recorded one)."""
+    if live == recorded:
+        return None
+    found = (
+        f"a cluster with kube-system uid {live}" if live else f"a cluster whose identity could not be read ({problem})"
+    )
+    return (
+        f"pulumi destroy refused: this is stack {stack}; the kube context points at {found}, not the one this"
+        f" stack was deployed to (uid {recorded}). Nothing was deleted. Point the stack at its own cluster"
+        " (scone:kubeconfig and scone:kubeContext, or KUBECONFIG and its current context) and run it again."
+    )
+
+
 def _text(props: Mapping[str, Any], key: str) -> str | None:
     value = props.get(key)
     return value if isinstance(value, str) and value else None

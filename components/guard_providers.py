@@ -18,9 +18,9 @@ from typing import Any
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 from pulumi.runtime.rpc import UNKNOWN
 
-from components.cluster_identity import identity_refusal
+from components.cluster_identity import IDENTITY_PROP, STACK_PROP, destroy_refusal, identity_refusal
 from components.kube_access import AMBIENT, PROP_KEYS, KubeTarget
-from components.live_cluster import KubectlView, cas_presence, cas_removal_steps
+from components.live_cluster import ClusterError, KubectlView, cas_presence, cas_removal_steps
 from components.provider_errors import UserFacingError, user_facing_errors
 
 
@@ -122,7 +122,8 @@ class DestroyGuardProvider(ResourceProvider):
         return CreateResult(id_="scone-destroy-guard", outs=props)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        changed = any(_olds.get(key) != _news.get(key) for key in ("protects", "servicesNamespace", *PROP_KEYS))
+        keys = ("protects", "servicesNamespace", IDENTITY_PROP, *PROP_KEYS)
+        changed = any(_olds.get(key) != _news.get(key) for key in keys)
         return DiffResult(changes=changed, replaces=[])
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
@@ -136,6 +137,15 @@ class DestroyGuardProvider(ResourceProvider):
                 " that check): run `pulumi up` once, then `pulumi destroy` again"
             )
         target = KubeTarget.of(_props)
+        recorded = _props.get(IDENTITY_PROP)
+        if isinstance(recorded, str) and recorded:
+            try:
+                live, problem = KubectlView(target=target).identity(), None
+            except ClusterError as error:
+                live, problem = None, str(error)
+            refusal = destroy_refusal(recorded, live, problem, str(_props.get(STACK_PROP) or "<stack>"))
+            if refusal is not None:
+                raise UserFacingError(refusal)
         presence = cas_presence(KubectlView(target=target), str(namespace))
         if presence.names is None:
             raise UserFacingError(

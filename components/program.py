@@ -37,6 +37,7 @@ from components.backup_bucket import BackupBucket
 from components.backupper import CasBackupper
 from components.cas import Cas
 from components.chart_access import ChartAccessError, check_chart_access
+from components.cluster_identity import IDENTITY_PROP, STACK_PROP
 from components.cluster_settings import read_cluster_settings
 from components.config_errors import SpecError
 from components.config_source import StackSecrets, read_raw_config, read_secrets
@@ -53,6 +54,9 @@ from components.spec_loader import validate_spec
 from components.stack import SconeStack, stack_outputs
 from components.stack_cluster import StackCluster, stack_cluster
 from components.status_resource import record_errors, record_status
+
+#: What the destroy guard keeps of the stack guard's pin: the recorded identity and the stack's name.
+PINNED_KEYS = (IDENTITY_PROP, STACK_PROP)
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,9 @@ def build_stack(
         )
     everything = [guard, operator, services, cas, owner, bucket, backupper, monitoring]
     declared = [resource for resource in everything if resource is not None]
-    destroy_guard(spec, [*declared, record_status(spec, secrets, declared, kube)], kube)
+    # The destroy guard keeps the cluster identity too: ``pulumi destroy`` runs no program and no check.
+    pinned = {key: value for key, value in place.guard_props.items() if key in PINNED_KEYS and value}
+    destroy_guard(spec, [*declared, record_status(spec, secrets, declared, kube)], {**kube, **pinned})
     return SconeStack(spec, guard, operator, services, cas, owner, bucket, backupper, monitoring)
 
 

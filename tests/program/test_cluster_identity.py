@@ -72,6 +72,8 @@ def test_the_program_hands_the_live_uid_and_stack_to_the_guard(evaluate_stack: E
     inputs = evaluation.one(GUARD).inputs
     assert (inputs["clusterIdentity"], inputs["stack"]) == (DEPLOYED, "dev")
     assert "clusterRepin" not in inputs
+    destroy = evaluation.one("pulumi-python:dynamic/scone:DestroyGuard").inputs
+    assert (destroy["clusterIdentity"], destroy["stack"]) == (DEPLOYED, "dev")
 
 
 def test_the_re_pin_setting_reaches_the_guard(evaluate_stack: Evaluate) -> None:
