@@ -58,8 +58,11 @@ class ClusterSettings(StrictModel):
     )
 
 
-def read_cluster_settings(raw: RawConfig) -> ClusterChoice:
-    """The stack's cluster settings, or ``SpecError`` naming each key that is wrong and what to set instead."""
+def read_cluster_settings(raw: RawConfig, local_files: bool = True) -> ClusterChoice:
+    """The stack's cluster settings, or ``SpecError`` naming each key that is wrong and what to set instead.
+
+    ``local_files=False`` (the credential-free plan, run where the kubeconfig does not exist): a path is
+    taken as written and the context is not looked up in it."""
     problems: list[str] = []
     values = raw.values
     path = content = None
@@ -71,6 +74,8 @@ def read_cluster_settings(raw: RawConfig) -> ClusterChoice:
         elif secret and looks_like_content(kubeconfig):
             content = kubeconfig
             problems.extend(_content_problems(kubeconfig))
+        elif not local_files:
+            path = kubeconfig.strip()
         else:
             path, problem = _path_of(kubeconfig, secret)
             if problem:
@@ -87,7 +92,7 @@ def read_cluster_settings(raw: RawConfig) -> ClusterChoice:
             " `kubectl get namespace kube-system -o jsonpath='{.metadata.uid}'`"
         )
         repin = None
-    if not problems and isinstance(context, str):
+    if not problems and isinstance(context, str) and local_files:
         problems.extend(_context_problems(context, path, content))
     if problems:
         raise SpecError(raw.stack_file, problems)

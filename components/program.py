@@ -67,14 +67,16 @@ class Declared:
     outputs: dict[str, Any]
 
 
-def declare(cluster: ClusterView | Callable[[KubeTarget], ClusterView]) -> Declared:
+def declare(cluster: ClusterView | Callable[[KubeTarget], ClusterView], *, offline: bool = False) -> Declared:
     """Validate the stack config and declare every resource, reading ``cluster`` (read-only) for what
     is already there; a bad config raises ``SpecError``, a chart repository that refuses the stack's
     credentials ``ChartAccessError``, an unsafe CAS placement ``PlacementError``.
 
-    ``cluster`` may be a view, or a function that builds the view for the stack's cluster settings."""
+    ``cluster`` may be a view, or a function that builds the view for the stack's cluster settings.
+    ``offline`` (the credential-free plan, on a machine without the stack's kubeconfig): the cluster
+    settings are checked for their form only, not against this machine's files."""
     raw = read_raw_config(CONFIG_NAMESPACE)
-    choice = read_cluster_settings(raw)
+    choice = read_cluster_settings(raw, local_files=not offline)
     spec = validate_spec(raw)
     view = cluster(choice.target) if callable(cluster) else cluster
     check_chart_access(spec.operatorChart, spec.serviceVersion, raw.values)

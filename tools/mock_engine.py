@@ -249,7 +249,7 @@ def evaluate(
         nonlocal error, spec
         try:
             if program is None:
-                declared = declare(cluster or OfflineView())
+                declared = declare(cluster or OfflineView(), offline=cluster is None)
                 spec, outputs = declared.spec, declared.outputs
             else:
                 outputs = program()

@@ -15,6 +15,7 @@ from components.config_source import RawConfig
 from components.kube_access import KubeTarget
 from components.spec import CONFIG_NAMESPACE
 from tests.program.conftest import Evaluate
+from tests.program.fake_cluster import bare_sgx_cluster
 from tools.mock_engine import contains_plain, evaluate, load_stack_config
 
 KUBECONFIG = """apiVersion: v1
@@ -120,9 +121,18 @@ def test_a_misspelt_cluster_key_gets_a_did_you_mean(evaluate_stack: Evaluate) ->
 
 
 def test_a_missing_kubeconfig_stops_the_program_before_any_resource(evaluate_stack: Evaluate, tmp_path: Path) -> None:
-    evaluation = evaluate_stack("dev", kubeconfig=str(tmp_path / "gone.yaml"))
+    evaluation = evaluate_stack("dev", cluster=bare_sgx_cluster(), kubeconfig=str(tmp_path / "gone.yaml"))
     assert evaluation.error is not None and "scone:kubeconfig" in evaluation.error
     assert evaluation.registrations == []
+
+
+def test_the_credential_free_plan_takes_a_kubeconfig_path_this_machine_lacks_as_written(
+    evaluate_stack: Evaluate,
+) -> None:
+    evaluation = evaluate_stack("dev", kubeconfig="~/.kube/prod-only-on-the-operators-machine.yaml", kubeContext="x")
+    assert evaluation.error is None, evaluation.error
+    provider = evaluation.one("pulumi:providers:kubernetes", "kubernetes")
+    assert provider.inputs["kubeconfig"] == "~/.kube/prod-only-on-the-operators-machine.yaml"
 
 
 def test_without_settings_every_kubernetes_resource_keeps_the_default_provider(evaluate_stack: Evaluate) -> None:
