@@ -20,8 +20,9 @@ Only the pulumi-aws submodules used here are imported, which keeps evaluation fa
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -69,6 +70,8 @@ class BucketArgs:
     retention_days: int
     prefix: str
     store_credentials: StoreCredentials | None = None
+    #: The stack's cluster, as the properties of the existing-Secret check (``KubeTarget.props``; empty: ambient).
+    kube: Mapping[str, Any] = field(default_factory=dict)
 
 
 class BackupBucket(WaitingComponent):
@@ -88,7 +91,9 @@ class BackupBucket(WaitingComponent):
     ) -> None:
         super().__init__("scone:index:BackupBucket", name, waits_for, opts)
         if args.use_existing_secret:
-            self.secret = ExistingSecretCheck("existing-s3-secret", SECRET_NAME, args.namespace, child(self))
+            self.secret = ExistingSecretCheck(
+                "existing-s3-secret", SECRET_NAME, args.namespace, child(self), kube=args.kube
+            )
             self.bucket_name = pulumi.Output.from_input("(from the existing Secret)")
         elif args.copy_from is not None:
             self.secret = self._copied_secret(args.copy_from, args.namespace)

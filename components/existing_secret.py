@@ -20,12 +20,13 @@ free of import side effects.
 from __future__ import annotations
 
 import shutil
-import subprocess
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
+from components.kube_access import AMBIENT, KubeTarget
 from components.provider_errors import UserFacingError, user_facing_errors
 
 KUBECTL_TIMEOUT_SECONDS = 120.0
@@ -36,20 +37,14 @@ def existence_query(name: str, namespace: str, kubectl: str = "kubectl") -> list
     return [kubectl, "get", "secret", name, "--namespace", namespace, "--ignore-not-found", "--no-headers"]
 
 
-def secret_exists(name: str, namespace: str, kubectl: str = "kubectl") -> bool:
+def secret_exists(name: str, namespace: str, kubectl: str = "kubectl", target: KubeTarget = AMBIENT) -> bool:
     """Whether ``namespace/name`` exists; the API server answers with metadata only (no data)."""
     if shutil.which(kubectl) is None:
         raise UserFacingError(
             f"kubectl is not on PATH: it is needed to check that the Secret {name} exists in namespace"
             f" {namespace} (scone:backup.s3.useExistingSecret); install kubectl"
         )
-    result = subprocess.run(
-        existence_query(name, namespace, kubectl),
-        capture_output=True,
-        text=True,
-        timeout=KUBECTL_TIMEOUT_SECONDS,
-        check=False,
-    )
+    result = target.run(kubectl, existence_query(name, namespace, kubectl)[1:], timeout=KUBECTL_TIMEOUT_SECONDS)
     if result.returncode != 0:
         raise UserFacingError(
             f"could not check that the Secret {name} exists in namespace {namespace}"
@@ -77,7 +72,7 @@ class ExistingSecretCheckProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         name, namespace = str(news["name"]), str(news["namespace"])
-        if secret_exists(name, namespace, str(news.get("kubectl") or "kubectl")):
+        if secret_exists(name, namespace, str(news.get("kubectl") or "kubectl"), KubeTarget.of(news)):
             return CheckResult(news, [])
         return CheckResult(news, [CheckFailure("name", missing_secret_message(name, namespace))])
 
@@ -99,6 +94,13 @@ class ExistingSecretCheckProvider(ResourceProvider):
 class ExistingSecretCheck(Resource, module="scone", name="ExistingSecretCheck"):
     """Stands for the existing Secret in the stack: the backupper waits for it."""
 
-    def __init__(self, name: str, secret: str, namespace: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"name": secret, "namespace": namespace, "kubectl": "kubectl"}
+    def __init__(
+        self,
+        name: str,
+        secret: str,
+        namespace: str,
+        opts: pulumi.ResourceOptions | None = None,
+        kube: Mapping[str, Any] | None = None,
+    ) -> None:
+        props = {"name": secret, "namespace": namespace, "kubectl": "kubectl", **(kube or {})}
         super().__init__(ExistingSecretCheckProvider(), name, props, opts)

@@ -13,13 +13,14 @@ explicit steps, instead of failing half-way through an update.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from typing import Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 from pulumi.runtime.rpc import UNKNOWN
 
-from components.live_cluster import KubectlView, cas_presence, cas_removal_steps
+from components.cluster_identity import IDENTITY_PROP, STACK_PROP, destroy_refusal, identity_refusal
+from components.kube_access import AMBIENT, PROP_KEYS, KubeTarget
+from components.live_cluster import ClusterError, KubectlView, cas_presence, cas_removal_steps
 from components.provider_errors import UserFacingError, user_facing_errors
 
 
@@ -85,6 +86,9 @@ class StackGuardProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = [CheckFailure(prop, reason) for prop, reason in stack_guard_failures(_olds, news)]
+        refusal = identity_refusal(_olds, news)
+        if refusal is not None:
+            failures.insert(0, CheckFailure("clusterIdentity", refusal))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
@@ -118,7 +122,8 @@ class DestroyGuardProvider(ResourceProvider):
         return CreateResult(id_="scone-destroy-guard", outs=props)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        changed = any(_olds.get(key) != _news.get(key) for key in ("protects", "servicesNamespace"))
+        keys = ("protects", "servicesNamespace", IDENTITY_PROP, *PROP_KEYS)
+        changed = any(_olds.get(key) != _news.get(key) for key in keys)
         return DiffResult(changes=changed, replaces=[])
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
@@ -131,13 +136,23 @@ class DestroyGuardProvider(ResourceProvider):
                 "the destroy guard does not know the services namespace it must check for CAS (its state predates"
                 " that check): run `pulumi up` once, then `pulumi destroy` again"
             )
-        presence = cas_presence(KubectlView(), str(namespace))
+        target = KubeTarget.of(_props)
+        recorded = _props.get(IDENTITY_PROP)
+        if isinstance(recorded, str) and recorded:
+            try:
+                live, problem = KubectlView(target=target).identity(), None
+            except ClusterError as error:
+                live, problem = None, str(error)
+            refusal = destroy_refusal(recorded, live, problem, str(_props.get(STACK_PROP) or "<stack>"))
+            if refusal is not None:
+                raise UserFacingError(refusal)
+        presence = cas_presence(KubectlView(target=target), str(namespace))
         if presence.names is None:
             raise UserFacingError(
                 f"pulumi destroy refused: could not read the CAS custom resources in namespace '{namespace}'"
                 f" ({presence.problem}), so a CAS may still run there and a destroy could take its namespace and"
-                " the SCONE CRDs with it. Make the cluster reachable with kubectl (KUBECONFIG) and run `pulumi"
-                " destroy` again."
+                " the SCONE CRDs with it. Make the stack's cluster reachable with kubectl ({target.describe()}) and"
+                " run `pulumi destroy` again."
             )
         if presence.names:
             raise UserFacingError(
@@ -151,17 +166,13 @@ class DestroyGuardProvider(ResourceProvider):
 CERT_MANAGER_CRDS = ("certificates.cert-manager.io", "issuers.cert-manager.io")
 
 
-def missing_cert_manager_crds(kubectl: str = "kubectl", timeout: float = 60.0) -> list[str]:
-    """The cert-manager CRDs the cluster lacks (empty when cert-manager is installed)."""
+def missing_cert_manager_crds(
+    kubectl: str = "kubectl", timeout: float = 60.0, target: KubeTarget = AMBIENT
+) -> list[str]:
+    """The cert-manager CRDs ``target``'s cluster lacks (empty when cert-manager is installed)."""
     missing = []
     for crd in CERT_MANAGER_CRDS:
-        result = subprocess.run(
-            [kubectl, "get", "crd", crd, "-o", "name"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        result = target.run(kubectl, ["get", "crd", crd, "-o", "name"], timeout=timeout)
         if result.returncode != 0:
             missing.append(crd)
     return missing
@@ -178,13 +189,13 @@ class CertManagerCheckProvider(ResourceProvider):
 
     serialize_as_secret_always = False
 
-    def _verify(self) -> None:
+    def _verify(self, props: dict[str, Any]) -> None:
         if shutil.which("kubectl") is None:
             raise UserFacingError(
                 "kubectl is not on PATH: it is needed to detect cert-manager (scone:certManager.mode detect);"
                 " install kubectl or set scone:certManager.mode to skip"
             )
-        missing = missing_cert_manager_crds()
+        missing = missing_cert_manager_crds(target=KubeTarget.of(props))
         if missing:
             raise UserFacingError(
                 f"cert-manager is not installed in the cluster (missing CRDs: {', '.join(missing)}). The"
@@ -196,11 +207,11 @@ class CertManagerCheckProvider(ResourceProvider):
         return DiffResult(changes=_olds.get("version") != _news.get("version"), replaces=[])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self._verify()
+        self._verify(props)
         return CreateResult(id_="cert-manager-check", outs=props)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        self._verify()
+        self._verify(_news)
         return UpdateResult(outs=_news)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

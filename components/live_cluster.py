@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
+from components.kube_access import AMBIENT, KubeTarget
 from components.names import ZONE_LABEL
 from components.provider_errors import UserFacingError, clean
 
@@ -45,17 +46,17 @@ def image_tag(image: str) -> str:
     return last.split(":", 1)[1] if ":" in last else ""
 
 
-def read_json(kubectl: str, args: list[str], timeout: float = READ_TIMEOUT_SECONDS) -> dict[str, Any] | None:
-    """``kubectl <args> -o json`` (a get or a list), read-only and bounded.
+def read_json(
+    kubectl: str, args: list[str], timeout: float = READ_TIMEOUT_SECONDS, target: KubeTarget = AMBIENT
+) -> dict[str, Any] | None:
+    """``kubectl <args> -o json`` (a get or a list) against ``target``'s cluster, read-only and bounded.
 
     None when kubectl prints nothing (``--ignore-not-found``) or when the resource kind is not
     installed (no object of that kind can exist). Any other failure is a ``ClusterError``.
     """
-    argv = [kubectl, *args, "-o", "json"]
+    argv = target.argv(kubectl, [*args, "-o", "json"])
     try:
-        proc = subprocess.run(
-            argv, check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
+        proc = target.run(kubectl, [*args, "-o", "json"], timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise ClusterError(f"`{' '.join(argv)}` did not answer within {timeout:g} s") from exc
     except FileNotFoundError as exc:
@@ -122,16 +123,30 @@ class ClusterView(Protocol):
         """Every node of the cluster."""
         ...
 
+    def identity(self) -> str | None:
+        """The UID of the ``kube-system`` namespace (the cluster's identity); None when there is no cluster."""
+        ...
+
 
 @dataclass(frozen=True)
 class KubectlView:
-    """``ClusterView`` through ``kubectl`` and the current kubeconfig (the one Pulumi's provider uses)."""
+    """``ClusterView`` through ``kubectl`` and the stack's ``target`` (the cluster Pulumi's provider uses)."""
 
     kubectl: str = "kubectl"
     timeout: float = EVALUATION_READ_TIMEOUT_SECONDS
+    target: KubeTarget = AMBIENT
 
     def _read(self, *args: str) -> dict[str, Any] | None:
-        return read_json(self.kubectl, [*args, f"--request-timeout={int(self.timeout)}s"], timeout=self.timeout)
+        return read_json(
+            self.kubectl, [*args, f"--request-timeout={int(self.timeout)}s"], timeout=self.timeout, target=self.target
+        )
+
+    def identity(self) -> str | None:
+        namespace = self._read("get", "namespace", "kube-system")
+        uid = ((namespace or {}).get("metadata") or {}).get("uid")
+        if not uid:
+            raise ClusterError("the kube-system namespace has no uid (`kubectl get namespace kube-system`)")
+        return str(uid)
 
     def cas_names(self, namespace: str) -> list[str]:
         listed = self._read("get", CAS_RESOURCE, "-n", namespace)
@@ -209,6 +224,10 @@ class OfflineView:
 
     def nodes(self) -> list[Node]:
         self._fail()
+
+    def identity(self) -> str | None:
+        """No cluster, so nothing to pin (the credential-free plan declares what main declares)."""
+        return None
 
 
 @dataclass(frozen=True)

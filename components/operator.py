@@ -10,7 +10,8 @@ renaming or moving it is refused by the stack guard.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -51,6 +52,8 @@ class OperatorArgs:
     #: Where Helm finds ``chart``: a chart repository URL, the version it pins there (or in an OCI
     #: registry), and the repository's credentials (secret Outputs; they stay secret in the state).
     chart_source: ChartSource | None = None
+    #: The stack's cluster, as the properties of the cert-manager check (``KubeTarget.props``; empty: ambient).
+    kube: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class SconeOperator(WaitingComponent):
         if settings.mode == "skip":
             return []
         if settings.mode == "detect":
-            return [CertManagerCheck("cert-manager-check", {"version": args.version}, opts=child(self))]
+            return [CertManagerCheck("cert-manager-check", {"version": args.version, **args.kube}, opts=child(self))]
         return [
             k8s.helm.v3.Release(
                 "cert-manager",

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from components.cluster_settings import CLUSTER_KEYS
 from components.config_errors import SpecError, did_you_mean, explain
 from components.config_source import RawConfig
 from components.operator_chart import split_nested_credentials
@@ -27,7 +28,8 @@ def validate_spec(raw: RawConfig) -> SconeSpec:
                 f" ({SECRET_KEYS[key]}). Remove it from {raw.stack_file} and set it with"
                 f" `pulumi config set --secret {key} <value>`"
             )
-    values, nested = split_nested_credentials(raw.values)
+    # The cluster keys are validated by ``cluster_settings``: where the stack runs is not part of the spec.
+    values, nested = split_nested_credentials({k: v for k, v in raw.values.items() if k not in CLUSTER_KEYS})
     problems.extend(nested)
     plain = {key: typed_top_level(key, value) for key, value in values.items() if key not in SECRET_KEYS}
     try:
@@ -81,4 +83,5 @@ def _with_secret_hint(problem: str) -> str:
         return problem
     key = problem.split(marker, maxsplit=1)[0].split(":", 1)[1]
     allowed = [field.alias or name for name, field in SconeSpec.model_fields.items()] + list(SECRET_KEYS)
+    allowed += list(CLUSTER_KEYS)
     return f"{problem.split(marker, maxsplit=1)[0]}: unknown key{did_you_mean(key, allowed)}"

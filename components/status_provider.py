@@ -22,6 +22,7 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from components.kube_access import AMBIENT, PROP_KEYS, KubeTarget
 from components.provider_errors import UserFacingError, user_facing_errors
 from components.scone_status import CONFIGMAP, FIELD_MANAGER, Deployment, StatusRecord, manifest
 
@@ -34,14 +35,14 @@ class StatusReadError(RuntimeError):
     """The status ConfigMap could not be read (cluster unreachable, no permission)."""
 
 
-def _kubectl(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["kubectl", *args, f"--request-timeout={int(KUBECTL_TIMEOUT_SECONDS)}s"],
-                          input=stdin, capture_output=True, text=True, timeout=KUBECTL_TIMEOUT_SECONDS, check=False)
+def _kubectl(args: list[str], target: KubeTarget, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return target.run("kubectl", [*args, f"--request-timeout={int(KUBECTL_TIMEOUT_SECONDS)}s"],
+                      timeout=KUBECTL_TIMEOUT_SECONDS, stdin=stdin)
 
 
-def read_live(namespace: str) -> StatusRecord | None:
+def read_live(namespace: str, target: KubeTarget = AMBIENT) -> StatusRecord | None:
     """The recorded status; None when there is none (or no namespace yet)."""
-    done = _kubectl(["get", "configmap", CONFIGMAP, "-n", namespace, "-o", "json", "--ignore-not-found"])
+    done = _kubectl(["get", "configmap", CONFIGMAP, "-n", namespace, "-o", "json", "--ignore-not-found"], target)
     if done.returncode != 0:
         raise StatusReadError(f"kubectl get configmap {CONFIGMAP} -n {namespace}: {done.stderr.strip()[-500:]}")
     if not done.stdout.strip():
@@ -49,14 +50,15 @@ def read_live(namespace: str) -> StatusRecord | None:
     return StatusRecord.from_data(dict(json.loads(done.stdout).get("data") or {}))
 
 
-def write_live(namespace: str, record: StatusRecord) -> None:
+def write_live(namespace: str, record: StatusRecord, target: KubeTarget = AMBIENT) -> None:
     """Server-side apply of the whole record under the status field manager."""
     done = _kubectl(["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "--force-conflicts", "-f", "-"],
-                    stdin=json.dumps(manifest(namespace, record)))
+                    target, stdin=json.dumps(manifest(namespace, record)))
     if done.returncode != 0:
         raise UserFacingError(f"could not record the Scone status in ConfigMap {CONFIGMAP} of namespace"
-                              f" '{namespace}': {done.stderr.strip()[-500:]}. Check that kubectl (KUBECONFIG) reaches"
-                              " the cluster with the rights of the stack, then run `pulumi up` again.")
+                              f" '{namespace}': {done.stderr.strip()[-500:]}. Check that kubectl reaches the stack's"
+                              f" cluster ({target.describe()}) with the rights of the stack, then run `pulumi up`"
+                              " again.")
 
 
 def facts_of(props: dict[str, Any]) -> Deployment:
@@ -67,12 +69,12 @@ def facts_of(props: dict[str, Any]) -> Deployment:
 
 def record_running(props: dict[str, Any]) -> dict[str, Any]:
     """Write Running on the deployed facts of ``props``; the outputs are the inputs plus the record."""
-    namespace = str(props["namespace"])
-    current = read_live(namespace) or StatusRecord(str(props["stack"]), "")
+    namespace, target = str(props["namespace"]), KubeTarget.of(props)
+    current = read_live(namespace, target) or StatusRecord(str(props["stack"]), "")
     record = current.entering(str(props["stack"]), "Running", attempts=0).deployed(facts_of(props))
-    write_live(namespace, record)
-    return {**{key: props.get(key) for key in INPUT_KEYS}, "observedGeneration": record.observedGeneration,
-            "lastUpdate": record.lastUpdate}
+    write_live(namespace, record, target)
+    return {**{key: props.get(key) for key in INPUT_KEYS}, **target.props(),
+            "observedGeneration": record.observedGeneration, "lastUpdate": record.lastUpdate}
 
 
 @user_facing_errors
@@ -82,10 +84,10 @@ class SconeStatusProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in INPUT_KEYS if _olds.get(key) != _news.get(key)]
+        changed = [key for key in (*INPUT_KEYS, *PROP_KEYS) if _olds.get(key) != _news.get(key)]
         if not changed:
             try:
-                live = read_live(str(_news["namespace"]))
+                live = read_live(str(_news["namespace"]), KubeTarget.of(_news))
             except (StatusReadError, subprocess.TimeoutExpired):
                 live = None
             if live is None or not live.shows(facts_of(_news)):
@@ -105,4 +107,5 @@ class SconeStatusProvider(ResourceProvider):
         """The stack no longer records a status: remove it rather than leave a stale Running behind."""
         namespace = _props.get("namespace")
         if namespace:
-            _kubectl(["delete", "configmap", CONFIGMAP, "-n", str(namespace), "--ignore-not-found"])
+            _kubectl(["delete", "configmap", CONFIGMAP, "-n", str(namespace), "--ignore-not-found"],
+                     KubeTarget.of(_props))

@@ -13,12 +13,14 @@ no hook: the status keeps the last success, and ``scone-ops reconcile`` records 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
 
 from components.config_source import StackSecrets
+from components.kube_access import AMBIENT, KubeTarget
 from components.redaction import Redactor
 from components.scone_status import StatusRecord, canonical_spec, digest_of, masked
 from components.spec import SconeSpec
@@ -44,7 +46,9 @@ def _secret_values(secrets: StackSecrets) -> list[pulumi.Output[str]]:
     return [value for value in found if value is not None]
 
 
-def record_status(spec: SconeSpec, secrets: StackSecrets, after: Sequence[pulumi.Resource]) -> SconeStatus:
+def record_status(
+    spec: SconeSpec, secrets: StackSecrets, after: Sequence[pulumi.Resource], kube: Mapping[str, Any] | None = None
+) -> SconeStatus:
     """Declare the status resource, written once everything in ``after`` succeeded."""
     canonical = canonical_spec(spec)
     # The spec never holds a credential (they are separate secret config); masking the known
@@ -58,10 +62,11 @@ def record_status(spec: SconeSpec, secrets: StackSecrets, after: Sequence[pulumi
         "deployedSpec": digest_of(canonical),
         "deployedSpecDocument": document,
         "managementState": str(spec.managementState),
+        **(kube or {}),
     }, pulumi.ResourceOptions(depends_on=list(after)))
 
 
-def record_errors(spec: SconeSpec, secrets: StackSecrets) -> None:
+def record_errors(spec: SconeSpec, secrets: StackSecrets, target: KubeTarget = AMBIENT) -> None:
     """Bind the Error-writing hook to every custom resource declared after this call (updates only)."""
     if pulumi.runtime.is_dry_run():
         return
@@ -75,8 +80,8 @@ def record_errors(spec: SconeSpec, secrets: StackSecrets) -> None:
         error = args.errors[0] if args.errors else "(no error text)"
         text = Redactor.of(known).error_tail(f"{args.failed_operation} of {args.type} {args.name} failed: {error}")
         try:
-            current = read_live(namespace) or StatusRecord(stack, "")
-            write_live(namespace, current.entering(stack, "Error", error=text))
+            current = read_live(namespace, target) or StatusRecord(stack, "")
+            write_live(namespace, current.entering(stack, "Error", error=text), target)
         except Exception as problem:
             pulumi.log.warn(f"Scone status not recorded: {Redactor.of(known)(str(problem))[-300:]}")
         return False

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from components.cluster_settings import ClusterSettings
 from components.config_errors import nested_model
 from components.spec import CONFIG_NAMESPACE, SECRET_KEYS, SconeSpec
 
@@ -44,6 +45,7 @@ def spec_fields_table() -> list[tuple[str, str, str, str]]:
             rows.append((key, _type_name(annotation), default, field.description or ""))
 
     walk(SconeSpec, "")
+    walk(ClusterSettings, "")
     return rows
 
 

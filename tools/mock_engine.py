@@ -106,6 +106,8 @@ class Registration:
     dependencies: tuple[str, ...]
     additional_secret_outputs: tuple[str, ...]
     read: bool = False
+    #: The provider reference of a custom resource ("" = the default provider).
+    provider: str = ""
 
 
 class RecordingMonitor(MockMonitor):
@@ -130,6 +132,7 @@ class RecordingMonitor(MockMonitor):
                 dependencies=tuple(getattr(request, "dependencies", ()) or ()),
                 additional_secret_outputs=tuple(getattr(request, "additionalSecretOutputs", ()) or ()),
                 read=read,
+                provider=str(getattr(request, "provider", "") or ""),
             )
         )
 
@@ -246,7 +249,7 @@ def evaluate(
         nonlocal error, spec
         try:
             if program is None:
-                declared = declare(cluster or OfflineView())
+                declared = declare(cluster or OfflineView(), offline=cluster is None)
                 spec, outputs = declared.spec, declared.outputs
             else:
                 outputs = program()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.kube_access import AMBIENT, KubeTarget
 from components.live_cluster import CAS_RESOURCE, image_tag, read_json
 
 VAULT_RESOURCE = "vaults.services.scone.cloud"
@@ -37,11 +38,12 @@ class CasState:
 @dataclass(frozen=True)
 class Cluster:
     kubectl: str = "kubectl"
+    target: KubeTarget = AMBIENT
 
     def _get(self, resource: str, name: str, namespace: str | None) -> dict[str, Any] | None:
         """One object, or None when it (or its kind) does not exist."""
         args = ["get", resource, name, "--ignore-not-found", *(["-n", namespace] if namespace else [])]
-        return read_json(self.kubectl, args)
+        return read_json(self.kubectl, args, target=self.target)
 
     def namespace_exists(self, namespace: str) -> bool:
         return self._get("namespaces", namespace, None) is not None

@@ -18,7 +18,7 @@ Why this shape (dependency order is the point):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from components.owner.resources import CasProvisioning, CasRecovery, CasUpgrade,
 from components.owner.versions import version_problem
 
 MANAGEMENT_STATES = ("Managed", "Unmanaged")
-#: The kubectl the owner's providers run: the one on PATH, with the kubeconfig Pulumi's provider uses.
+#: The kubectl the owner's providers run: the one on PATH, pointed at the stack's cluster (``args.kube``).
 KUBECTL = "kubectl"
 #: The SCONE guide: without your own DCAP API key a default key is used, with no guarantee of
 #: validity or availability (kubectl-provision falls back to an all-zero key).
@@ -57,6 +57,8 @@ class CasOwnerArgs:
     supported_versions: list[str] = field(default_factory=list)  # oldest -> newest
     management_state: str = "Managed"
     dcap_key: pulumi.Output[str] | None = None
+    #: The stack's cluster, as properties of every owner resource (``KubeTarget.props``; empty: ambient).
+    kube: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str | None:
@@ -159,6 +161,7 @@ class CasOwner(WaitingComponent):
                 "version": args.service_version,
                 "ownerManaged": settings.enabled,
                 "kubectl": KUBECTL,
+                **args.kube,
             },
             child(self, depends_on=gate_deps),
         )
@@ -221,6 +224,7 @@ class CasOwner(WaitingComponent):
             "backoffSeconds": settings.backoff_seconds,
             "supportedVersions": list(args.supported_versions),
             "kubectl": KUBECTL,
+            **args.kube,
         }
         if args.dcap_key is not None:
             props["dcapKey"] = pulumi.Output.secret(args.dcap_key)

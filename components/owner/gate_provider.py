@@ -18,6 +18,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components.kube_access import KubeTarget
 from components.live_cluster import ClusterError
 from components.owner.cluster import Cluster
 from components.owner.provider_base import changed_keys, fail, public_outputs
@@ -47,7 +48,7 @@ class CasVersionGateProvider(ResourceProvider):
     def _pass(self, props: dict[str, Any]) -> dict[str, Any]:
         name, namespace, version = str(props["casName"]), str(props["namespace"]), str(props["version"])
         try:
-            cas = Cluster(str(props.get("kubectl") or "kubectl")).cas(name, namespace)
+            cas = Cluster(str(props.get("kubectl") or "kubectl"), KubeTarget.of(props)).cas(name, namespace)
         except ClusterError as exc:
             raise fail(f"Cannot check which version CAS '{name}' runs: {exc}") from exc
         if cas is not None and cas.version != version:
@@ -74,7 +75,9 @@ class CasVersionGateProvider(ResourceProvider):
         return UpdateResult(self._pass(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        cas = Cluster(str(props.get("kubectl") or "kubectl")).cas(str(props["casName"]), str(props["namespace"]))
+        cas = Cluster(str(props.get("kubectl") or "kubectl"), KubeTarget.of(props)).cas(
+            str(props["casName"]), str(props["namespace"])
+        )
         return ReadResult(id_, {**props, "casVersion": cas.version if cas else None})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

@@ -17,10 +17,11 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.kube_access import AMBIENT, KubeAccessError, KubeTarget
 from components.provider_errors import UserFacingError, clean
 
 REQUIRED_TOOLS = ("kubectl", "jq", "docker", "cosign", "gpg")
@@ -102,6 +103,8 @@ class PluginRunner:
     policy: RunPolicy = RunPolicy()
     kubectl: str = "kubectl"
     extra_secrets: tuple[str, ...] = ()
+    #: The stack's cluster; the plugin reaches it through ``KUBECONFIG`` (see ``KubeTarget.plugin_environment``).
+    target: KubeTarget = AMBIENT
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -112,29 +115,41 @@ class PluginRunner:
         with open(self.work_dir / "kubectl-provision.log", "a", encoding="utf-8") as handle:
             handle.write(text if text.endswith("\n") else text + "\n")
 
+    @contextlib.contextmanager
+    def _environment(self) -> Iterator[dict[str, str]]:
+        """The plugin's environment, its ``KUBECONFIG`` pointing at the stack's cluster."""
+        try:
+            with self.target.plugin_environment(self.env.build(), self.kubectl) as env:
+                yield env
+        except KubeAccessError as error:
+            raise PluginError(str(error)) from None
+
     def run_once(self, args: Sequence[str]) -> PluginResult:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         command = [self.kubectl, "provision", *args]
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        proc = subprocess.Popen(
-            command,
-            cwd=self.work_dir,
-            env=self.env.build(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        returncode: int | None
-        try:
-            out, err = proc.communicate(timeout=self.policy.timeout_seconds)
-            returncode = proc.returncode
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = proc.communicate()
-            returncode = None
-            err += f"\n(timed out after {self.policy.timeout_seconds:g} s; the plugin and its children were stopped)"
+        with self._environment() as env:
+            proc = subprocess.Popen(
+                command,
+                cwd=self.work_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            returncode: int | None
+            try:
+                out, err = proc.communicate(timeout=self.policy.timeout_seconds)
+                returncode = proc.returncode
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                out, err = proc.communicate()
+                returncode = None
+                err += (
+                    f"\n(timed out after {self.policy.timeout_seconds:g} s; the plugin and its children were stopped)"
+                )
         result = PluginResult(list(args), returncode, clean(out, self.secrets), clean(err, self.secrets))
         self._log(
             f"--- {started} kubectl provision {' '.join(args)} (VERSION={self.env.version}) -> "
@@ -271,8 +286,9 @@ def preflight(
         )
     if not problems and not namespace_exists():
         problems.append(
-            f"namespace '{namespace}' does not exist (or the cluster is unreachable with the current "
-            "kubeconfig): deploy the stack's namespace first or select the right kube context."
+            f"namespace '{namespace}' does not exist (or the stack's cluster is unreachable: scone:kubeconfig,"
+            " scone:kubeContext, or KUBECONFIG and its current context): deploy the stack's namespace first or"
+            " point the stack at the right cluster."
         )
     if problems:
         raise PreflightError("kubectl-provision cannot run here:\n- " + "\n- ".join(problems))

@@ -15,12 +15,16 @@ from typing import Any
 from pulumi.dynamic import CheckFailure
 from pulumi.runtime.rpc import UNKNOWN
 
+from components.kube_access import AMBIENT, KubeTarget
 from components.names import MAX_CAS_NAME
 from components.owner.cluster import Cluster
 from components.owner.plugin import PluginEnv, PluginRunner, RunPolicy, preflight
 from components.owner.versions import version_problem
 from components.provider_errors import UserFacingError
 
+#: Kept out of the outputs. A kubeconfig's content (``kubeconfigContent``) stays in them so that a refresh
+#: or delete reaches the stack's cluster: it arrives as a secret input, and the engine marks an output
+#: secret whenever the input of the same name is.
 SECRET_INPUTS = ("dcapKey",)
 
 #: The inputs every owner resource carries; a change to any of them is a change of the resource.
@@ -67,6 +71,7 @@ class OwnerProps:
     supported_versions: tuple[str, ...]
     kubectl: str
     dcap_key: str | None
+    target: KubeTarget = AMBIENT
 
     @staticmethod
     def of(props: dict[str, Any]) -> OwnerProps:
@@ -86,6 +91,7 @@ class OwnerProps:
             supported_versions=tuple(str(v) for v in props.get("supportedVersions") or ()),
             kubectl=str(props.get("kubectl") or "kubectl"),
             dcap_key=props.get("dcapKey") or None,
+            target=KubeTarget.of(props),
         )
 
     def runner(self, version: str | None = None) -> PluginRunner:
@@ -95,10 +101,11 @@ class OwnerProps:
             self.work_dir,
             RunPolicy(self.timeout_seconds, self.max_attempts, self.backoff_seconds),
             kubectl=self.kubectl,
+            target=self.target,
         )
 
     def cluster(self) -> Cluster:
-        return Cluster(self.kubectl)
+        return Cluster(self.kubectl, self.target)
 
     def preflight(self, need_identity: bool) -> None:
         cluster = self.cluster()

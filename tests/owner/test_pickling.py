@@ -63,6 +63,7 @@ def test_provider_module_import_has_no_side_effects() -> None:
     loaded = eval(result.stdout)  # noqa: S307 - our own subprocess printed a list literal
     assert loaded == [
         "components",
+        "components.kube_access",
         "components.live_cluster",
         "components.names",
         "components.owner",

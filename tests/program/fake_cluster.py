@@ -25,6 +25,8 @@ class FakeClusterView:
     volume_zones: dict[tuple[str, str], str] = field(default_factory=dict)
     node_list: list[Node] = field(default_factory=list)
     unreachable: bool = False
+    #: The UID of kube-system (the cluster's identity); None: a view without a cluster identity.
+    uid: str | None = None
 
     def _reachable(self) -> None:
         if self.unreachable:
@@ -49,6 +51,10 @@ class FakeClusterView:
     def nodes(self) -> list[Node]:
         self._reachable()
         return list(self.node_list)
+
+    def identity(self) -> str | None:
+        self._reachable()
+        return self.uid
 
 
 def sgx_node(name: str, zone: str, *, registered_for: str | None = None, unschedulable: bool = False) -> Node:

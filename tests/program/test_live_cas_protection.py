@@ -158,3 +158,25 @@ def test_destroy_guard_delete_lets_destroy_go_on_until_a_cas_cr_appears(fake_api
 def test_kubectl_view_reports_an_unreachable_api_server_as_a_cluster_error() -> None:
     with pytest.raises(ClusterError, match="failed"):
         KubectlView().cas_names(NAMESPACE)
+
+
+def test_destroy_guard_delete_refuses_a_cluster_other_than_the_recorded_one(fake_apiserver: FakeApiServer) -> None:
+    fake_apiserver.store.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
+                                                     "metadata": {"name": "kube-system"}})
+    live = KubectlView().identity()
+    recorded = "00000000-1111-4222-8333-444444444444"
+    props = {"servicesNamespace": NAMESPACE, "clusterIdentity": recorded, "stack": "prod"}
+    with pytest.raises(UserFacingError) as refused:
+        DestroyGuardProvider().delete("g", props)
+    assert str(refused.value).startswith(
+        f"pulumi destroy refused: this is stack prod; the kube context points at a cluster with kube-system uid {live},"
+        f" not the one this stack was deployed to (uid {recorded}). Nothing was deleted."
+    )
+    DestroyGuardProvider().delete("g", {**props, "clusterIdentity": live})  # its own cluster: the destroy goes on
+
+
+@pytest.mark.usefixtures("unreachable_kubeconfig")
+def test_destroy_guard_delete_refuses_when_it_cannot_tell_which_cluster_it_reaches() -> None:
+    props = {"servicesNamespace": NAMESPACE, "clusterIdentity": "00000000-1111-4222-8333-444444444444"}
+    with pytest.raises(UserFacingError, match="whose identity could not be read"):
+        DestroyGuardProvider().delete("g", props)

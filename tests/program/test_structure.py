@@ -7,7 +7,8 @@
   the components down to the dynamic resources they declare (a dynamic resource's provider code
   below it runs in the engine's provider process and is its own layer). The program module reads
   the live cluster and declares the components itself, and the live cluster reads and kubectl
-  JSON reading import only names and errors. What makes the five is the spec: a spec section
+  JSON reading import only names, errors and the one builder of kubectl's argv
+  (``kube_access``, which imports nothing of ours). What makes the five is the spec: a spec section
   (``backup_settings``, ``owner.config``) sits on the shared strict base model, the spec on its
   sections, and whatever cuts the spec into settings on the spec (program -> settings slices ->
   spec -> backup settings -> strict model).
@@ -104,7 +105,12 @@ def test_the_declaration_layer_is_at_most_five_floors_deep() -> None:
 
 
 def test_the_live_cluster_reads_import_only_names_and_errors() -> None:
-    assert imports("components.live_cluster") == {"components.names", "components.provider_errors"}
+    assert imports("components.live_cluster") == {
+        "components.names",
+        "components.provider_errors",
+        "components.kube_access",
+    }
+    assert imports("components.kube_access") == frozenset()
     assert imports("components.names") == imports("components.provider_errors") == frozenset()
 
 
