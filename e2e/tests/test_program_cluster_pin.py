@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e.harness.cluster import LocalCluster
+from e2e.harness.dead_cluster import DEAD_KUBECONFIG
 from e2e.harness.fake_owner import owner_provisioning, use_fake_plugin
 from e2e.harness.local_stack import LocalSconeStack
 from e2e.harness.pulumi_env import PulumiWorkspace
@@ -22,19 +23,6 @@ from e2e.harness.tools import Tools
 
 FORGED = "00000000-1111-4222-8333-444444444444"
 GUARD_TYPE = "pulumi-python:dynamic/scone:StackGuard"
-DEAD_KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters:
-- name: elsewhere
-  cluster: {server: "https://127.0.0.1:9"}
-contexts:
-- name: elsewhere
-  context: {cluster: elsewhere, user: nobody}
-current-context: elsewhere
-users:
-- name: nobody
-  user: {token: not-this-cluster}
-"""
 
 
 def _export(ws: PulumiWorkspace, *flags: str) -> dict[str, Any]:

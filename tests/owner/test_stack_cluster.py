@@ -13,21 +13,8 @@ import pytest
 from components.live_cluster import ClusterError
 from components.owner.gate_provider import CasVersionGateProvider
 from components.owner.provider_base import OwnerProps, cas_args
+from e2e.harness.dead_cluster import DEAD_KUBECONFIG
 from tests.owner.world import NAMESPACE, OwnerWorld
-
-DEAD = """apiVersion: v1
-kind: Config
-clusters:
-- name: elsewhere
-  cluster: {server: "https://127.0.0.1:9"}
-contexts:
-- name: elsewhere
-  context: {cluster: elsewhere, user: nobody}
-current-context: elsewhere
-users:
-- name: nobody
-  user: {token: not-this-cluster}
-"""
 
 
 @pytest.fixture
@@ -35,7 +22,7 @@ def stack_kubeconfig(world: OwnerWorld, tmp_path: Path, monkeypatch: pytest.Monk
     """The world's kubeconfig, now only in the stack's settings; the ambient one names a dead server."""
     stack = world.env["KUBECONFIG"]
     dead = tmp_path / "ambient-dead.yaml"
-    dead.write_text(DEAD)
+    dead.write_text(DEAD_KUBECONFIG)
     monkeypatch.setenv("KUBECONFIG", str(dead))
     return stack
 
