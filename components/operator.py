@@ -20,6 +20,7 @@ from components.guards import CertManagerCheck
 from components.names import MANAGED_BY
 from components.options import RELEASE_INPUTS, WaitingComponent, child, frozen
 from components.pull_secrets import pull_secret
+from components.webhooks_ready import WebhooksReady
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class SconeOperator(WaitingComponent):
 
     namespace: k8s.core.v1.Namespace
     release: k8s.helm.v3.Release
+    #: What the SCONE CRs wait for: the release, and its webhooks carrying their CA.
+    webhooks_ready: WebhooksReady
 
     def __init__(
         self,
@@ -94,6 +97,7 @@ class SconeOperator(WaitingComponent):
             )
         prerequisites.extend(self._cert_manager(args))
         self.release = self._release(args, prerequisites)
+        self.webhooks_ready = self._webhooks_ready(args)
         self.register_outputs({"namespace": args.namespace, "release": self.release.name, "chartVersion": args.version})
 
     def _namespace(self, args: OperatorArgs) -> k8s.core.v1.Namespace:
@@ -123,6 +127,16 @@ class SconeOperator(WaitingComponent):
                 opts=child(self),
             )
         ]
+
+    def _webhooks_ready(self, args: OperatorArgs) -> WebhooksReady:
+        """Waits for cert-manager to inject the CA into the release's webhooks (after each revision)."""
+        props = {
+            "namespace": args.namespace,
+            "revision": self.release.status.apply(lambda status: status.revision if status else None),
+            "timeoutSeconds": args.timeout_seconds,
+            **args.kube,
+        }
+        return WebhooksReady("scone-operator-webhooks", props, opts=child(self, depends_on=[self.release]))
 
     def _release(self, args: OperatorArgs, depends_on: Sequence[pulumi.Resource]) -> k8s.helm.v3.Release:
         values = {"image": args.image, "nodeSelector": dict(args.node_selector)}

@@ -59,7 +59,9 @@ class OperatorChartSettings(StrictModel):
     )
     timeoutSeconds: int = Field(  # noqa: N815
         default=600,
-        description="How long Helm waits for the operator (and its webhooks) to become ready.",
+        description="How long Helm waits for the operator to become ready, and then how long the program waits"
+        " for cert-manager to inject its CA into the operator's webhook configurations (no SCONE resource is"
+        " written before: the webhooks refuse every call until then).",
     )
 
     @model_validator(mode="after")

@@ -7,8 +7,8 @@ tests and the benchmark, run the same function, so a pull request's plan shows w
 
 The order of the constructor calls in ``build_stack`` is the order of the dependencies:
 
-    StackGuard ─► SconeOperator ─► SconeServices (namespace, LAS, SGXPlugin)
-                               └─► Cas ─► CasOwner (provisioning, upgrades, recovery, vault)
+    StackGuard ─► SconeOperator (release, webhooks ready) ─► SconeServices (namespace, LAS, SGXPlugin)
+                                                     └─► Cas ─► CasOwner (provisioning, upgrades, recovery, vault)
     BackupBucket ─► CasBackupper ─► Monitoring ─► SconeStatus ─► DestroyGuard (both depend on all of the above)
 
 CAS-first upgrades: the CasOwner's ``upgrade_gate`` reads and upgrades the live CAS
@@ -126,13 +126,15 @@ def build_stack(
     services = SconeServices(
         "scone-services",
         slices.services_args(spec, secrets.registry_auth, protect_cas),
-        operator_ready=[operator.release],
+        operator_ready=[operator.webhooks_ready],
         waits_for=first,
         opts=opts,
     )
     cas = None
     if spec.has_cas and owner is not None:
-        cas = Cas("cas", slices.cas_args(spec), waits_for=[guard, operator.release, services.namespace], opts=opts)
+        cas = Cas(
+            "cas", slices.cas_args(spec), waits_for=[guard, operator.webhooks_ready, services.namespace], opts=opts
+        )
         owner.complete(cas.cr)
     bucket = backupper = None
     if spec.backup.enabled and (spec.has_cas or spec.backup.s3Creds is not None):

@@ -1,8 +1,9 @@
 """SconeServices: the services namespace and the cluster-scoped LAS and SGXPlugin resources.
 
 LAS and SGXPlugin are created through the operator's admission webhooks, which fail
-closed: they depend on the operator release, which Helm only reports as
-deployed once the operator's Deployment (the webhook server) is ready.
+closed: they wait for the operator release (Helm reports it deployed once the operator's
+Deployment, the webhook server, is ready) and for cert-manager's CA in its webhook
+configurations (``components.webhooks_ready``).
 
 The DCAP key is deliberately *not* written into ``LAS.spec.dcapKey``: a CR spec is
 readable by anyone who can read the CR, and our rule is that secrets never enter CR specs

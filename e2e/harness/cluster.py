@@ -46,6 +46,9 @@ class LocalCluster:
     workdir: Path | None = None
     keep_workdir: bool = False
     run_simulators: bool = True
+    #: Seconds the simulated cert-manager CA injector lets a new webhook configuration wait
+    #: for its CA (a real injector does it asynchronously, some time after Helm created it).
+    ca_injection_delay_seconds: float = 0.0
     children: list[Child] = field(default_factory=list)
     api_port: int = 0
     webhook_proxy_port: int = 0
@@ -221,6 +224,7 @@ class LocalCluster:
             "--cert", str(self.pki.admin_cert), "--key", str(self.pki.admin_key),
             "--work-dir", str(self.dir / "webhook-pki"),
             "--webhook-proxy-port", str(self.webhook_proxy_port),
+            "--ca-injection-delay", str(self.ca_injection_delay_seconds),
         ], logs, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT)
 
     # ---- helpers for tests and humans --------------------------------------------------

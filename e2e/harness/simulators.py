@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", type=Path, required=True, help="the webhook certificates' CA and keys")
     ap.add_argument("--webhook-proxy-port", type=int, required=True,
                     help="port on 127.0.0.1 of the CONNECT proxy kube-apiserver's HTTPS_PROXY names")
+    ap.add_argument("--ca-injection-delay", type=float, default=0.0,
+                    help="seconds a new webhook configuration waits for its CA (the injector's latency)")
     args = ap.parse_args(argv)
 
     stop = False
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_term)
     api = KubeApi(KubeCredentials(args.server, args.ca, args.cert, args.key))
     operator = OperatorSim(api, args.cas_db_dir or default_cas_db_dir())
-    webhooks = WebhookSim(api, args.work_dir, operator.operator_running, args.webhook_proxy_port)
+    webhooks = WebhookSim(api, args.work_dir, operator.operator_running, args.webhook_proxy_port,
+                          args.ca_injection_delay)
     print(f"simulators: started against {args.server}", flush=True)
     # The webhooks in a loop of their own: they must be served before the first CR write after an
     # install, which the other simulators' slower rounds would delay.

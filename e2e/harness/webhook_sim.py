@@ -14,7 +14,8 @@ cert-manager runs here, so this simulation does their parts:
   ``failurePolicy: Fail`` the API server refuses the write, as it does when the operator's pod is
   down (the simulated operator does not judge the CRs' content).
 - CA injector: sets ``caBundle`` on every webhook (and CRD conversion) of annotated objects, and
-  changes nothing else in them.
+  changes nothing else in them; optionally only after a webhook configuration has existed for a
+  given delay, as a real injector leaves a window between Helm's create and the injection.
 
 Routing: the API server cannot reach a Service here (no kube-proxy, fake pod IPs; a ``*.svc``
 name resolves to the sandbox's egress proxy). The webhook configurations keep the chart's
@@ -116,8 +117,11 @@ class WebhookServer:
 class WebhookSim:
     """One ``reconcile()`` issues missing certificates, starts their servers and routes/injects the webhooks."""
 
-    def __init__(self, api: KubeApi, workdir: Path, operator_running: Callable[[], bool], proxy_port: int) -> None:
+    def __init__(self, api: KubeApi, workdir: Path, operator_running: Callable[[], bool], proxy_port: int,
+                 injection_delay: float = 0.0) -> None:
         self.api = api
+        self.injection_delay = injection_delay
+        self._first_seen: dict[str, float] = {}  # webhook configuration uid -> when this injector first saw it
         self.workdir = workdir
         self.operator_running = operator_running
         self.issuer = Issuer(workdir, "scone-e2e-cert-manager-ca")
@@ -180,6 +184,9 @@ class WebhookSim:
 
     def _inject_webhooks(self, kind: str, config: JsonObj) -> None:
         if not self._inject(config):
+            return
+        seen = self._first_seen.setdefault(str(config["metadata"].get("uid")), time.monotonic())
+        if time.monotonic() - seen < self.injection_delay:
             return
         webhooks: list[dict[str, Any]] = config.get("webhooks") or []
         wanted = [{**hook, "clientConfig": {**(hook.get("clientConfig") or {}), "caBundle": self.ca_bundle}}

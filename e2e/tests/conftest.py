@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,13 +42,21 @@ def cluster_tools() -> Tools:
 
 
 @pytest.fixture(scope="module")
-def cluster(cluster_tools: Tools, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def cluster_options() -> dict[str, Any]:
+    """Settings of ``LocalCluster`` for this module's control plane; a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    cluster_tools: Tools, cluster_options: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalCluster]:
     work = tmp_path_factory.mktemp("cluster")
     # The fake kubectl-provision keeps each CAS's database stand-in here; the
     # simulated operator reads it to report `provisioned`.
     old = os.environ.get("FAKE_SCONE_STATE_DIR")
     os.environ["FAKE_SCONE_STATE_DIR"] = str(work / "fake-scone")
-    c = LocalCluster(cluster_tools, workdir=work / "cp")
+    c = LocalCluster(cluster_tools, workdir=work / "cp", **cluster_options)
     try:
         c.start()
         yield c

@@ -12,6 +12,7 @@ from tools.mock_engine import Evaluation, StackConfig, contains_plain, evaluate,
 
 CAS = "kubernetes:services.scone.cloud/v1beta1:CAS"
 RELEASE = "kubernetes:helm.sh/v3:Release"
+WEBHOOKS_READY = "pulumi-python:dynamic/scone:WebhooksReady"
 LAS = "kubernetes:base.scone.cloud/v1beta1:LAS"
 SGX = "kubernetes:base.scone.cloud/v1beta1:SGXPlugin"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -74,13 +75,23 @@ def test_services_namespace_holding_cas_is_protected_and_retained(evaluate_stack
 
 
 @pytest.mark.parametrize("kind", [LAS, SGX])
-def test_las_and_sgx_plugin_wait_for_the_operator_and_the_upgrade_gate(evaluate_stack: Evaluate, kind: str) -> None:
+def test_scone_crs_wait_for_the_operator_webhooks_and_the_upgrade_gate(evaluate_stack: Evaluate, kind: str) -> None:
     evaluation = evaluate_stack("prod")
     service = evaluation.one(kind)
-    release = evaluation.one(RELEASE, "scone-operator")
+    webhooks = evaluation.one(WEBHOOKS_READY)
     gate = evaluation.one("pulumi-python:dynamic/scone:CasVersionGate")
-    assert release.urn in service.dependencies
+    assert webhooks.urn in service.dependencies
     assert gate.urn in service.dependencies
+
+
+def test_the_webhook_wait_follows_each_release_revision_of_the_operator_namespace(evaluate_stack: Evaluate) -> None:
+    evaluation = evaluate_stack("prod")
+    release = evaluation.one(RELEASE, "scone-operator")
+    webhooks = evaluation.one(WEBHOOKS_READY)
+    assert release.urn in webhooks.dependencies
+    assert webhooks.inputs["namespace"] == release.inputs["namespace"]
+    assert webhooks.inputs["timeoutSeconds"] == release.inputs["timeout"]
+    assert "revision" in webhooks.inputs
 
 
 def test_operator_release_waits_for_the_cas_upgrade_gate(evaluate_stack: Evaluate) -> None:
@@ -90,7 +101,7 @@ def test_operator_release_waits_for_the_cas_upgrade_gate(evaluate_stack: Evaluat
     assert gate.urn in release.dependencies
     # ...and the gate does not wait for the CAS CR, which waits for the release (no cycle).
     cas = evaluation.one(CAS)
-    assert release.urn in cas.dependencies
+    assert evaluation.one(WEBHOOKS_READY).urn in cas.dependencies
     assert cas.urn not in gate.dependencies
 
 
