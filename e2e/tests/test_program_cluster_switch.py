@@ -81,7 +81,7 @@ def test_setting_kubeconfig_to_the_same_cluster_replaces_and_deletes_nothing(
     deleted = sorted(s["urn"] for s in steps if s["op"] == "delete" and "::" + PROVIDER_TYPE + "::" not in s["urn"])
     assert replaced == [] and deleted == [], diff.output[-8000:]
     touched = {s["urn"]: s["op"] for s in steps if s["urn"] in uids}
-    assert set(touched.values()) <= {"same", "update"}, touched
+    assert set(touched) == set(uids) and set(touched.values()) <= {"same", "update"}, touched
     # The resources did move to the explicit provider (what made the replacement possible at all).
     assert any(s["op"] == "create" and "::" + PROVIDER_TYPE + "::" in s["urn"] for s in steps), diff.output[-4000:]
 

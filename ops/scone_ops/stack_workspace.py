@@ -18,7 +18,8 @@ import yaml
 from pulumi import automation as auto
 
 from scone_ops.errors import ExitCode, OpsError
-from scone_ops.stack_target import PROJECT_ROOT, load_spec
+from scone_ops.stack_kube import StackCluster, stack_cluster
+from scone_ops.stack_target import PROJECT_ROOT, load_spec, read_raw
 
 CAS_TYPE = "kubernetes:services.scone.cloud/v1beta1:CAS"
 
@@ -52,6 +53,11 @@ class StackRef:
             return self.stack_file
         config_dir = self.project().get("stackConfigDir") or "."
         return self.cwd / str(config_dir) / f"Pulumi.{self.stack}.yaml"
+
+    def cluster(self) -> StackCluster | None:
+        """The cluster the stack file names (None without a stack file: the reconcile reports that itself)."""
+        path = self.config_file()
+        return stack_cluster(read_raw(path, self.cwd), self.cwd) if path.is_file() else None
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,11 @@ from rich.console import Console
 from scone_ops.context import Ops, common_options
 from scone_ops.durations import Duration
 from scone_ops.errors import ExitCode, OpsError
+from scone_ops.kubectl import Kubectl
 from scone_ops.output import table
 from scone_ops.reconcile_status import PhaseExit
 from scone_ops.reconciler import Budget, Outcome, Reconciler
+from scone_ops.stack_kube import kube_target
 from scone_ops.stack_target import PROJECT_ROOT
 from scone_ops.stack_workspace import StackRef
 
@@ -60,12 +62,13 @@ def group(ops: Ops, once: bool, interval: float | None, detect_only: bool,  # no
     if ops.stack is None:
         raise OpsError(ExitCode.USAGE, "no stack given", "pass --stack <env> (the Pulumi stack name) or set"
                        " SCONE_OPS_STACK")
-    if ops.kubectl.context:
+    if ops.context_flag:
         raise OpsError(ExitCode.USAGE, "--context is not used by reconcile",
-                       "the program's Kubernetes provider uses the kubeconfig's current context (or"
-                       " kubernetes:context in the stack); pass --kubeconfig with that context current")
-    ref = StackRef(ops.stack, cwd.resolve(), backend_url, ops.kubectl.kubeconfig, ops.stack_file)
-    reconciler = Reconciler(ref, ops.kubectl, Budget(attempts, backoff), detect_only, ops.output.progress)
+                       "the program reaches the context scone:kubeContext of the stack names (else the"
+                       f" kubeconfig's current one): `pulumi config set kubeContext NAME --stack {ops.stack}`")
+    ref = StackRef(ops.stack, cwd.resolve(), backend_url, ops.kubeconfig_flag, ops.stack_file)
+    kubectl = Kubectl.of(kube_target(ref.cluster(), ops.kubeconfig_flag, None))
+    reconciler = Reconciler(ref, kubectl, Budget(attempts, backoff), detect_only, ops.output.progress)
     with stop_on_signals(reconciler.stop, ops.output.progress):
         if once:
             outcome = reconciler.run()
@@ -114,3 +117,4 @@ def show(ops: Ops, outcome: Outcome) -> None:
         ops.output.err.print(f"{'busy' if outcome.busy else 'error'}: {outcome.error}", markup=False, highlight=False)
     if outcome.next_step:
         ops.output.err.print(f"next step: {outcome.next_step}", markup=False, highlight=False)
+
