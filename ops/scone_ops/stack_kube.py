@@ -51,11 +51,14 @@ def stack_cluster(raw: RawConfig, root: Path) -> StackCluster:
     except SpecError as err:
         raise OpsError(ExitCode.CONFIG, str(err), f"fix {raw.stack_file}; `pulumi preview` shows the same"
                        " problems") from None
-    path = None
-    if target.kubeconfig is not None:
-        written = Path(target.kubeconfig).expanduser()
-        path = str(written if written.is_absolute() else (root / written).absolute())
+    path = local_path(target.kubeconfig, root) if target.kubeconfig is not None else None
     return StackCluster(path, target.context, secret, raw.stack_file)
+
+
+def local_path(value: str, root: Path) -> str:
+    """A kubeconfig path of the stack file on this machine: ``~`` expanded, a relative one from ``root``."""
+    written = Path(value.strip()).expanduser()
+    return str(written if written.is_absolute() else (root / written).absolute())
 
 
 def kube_target(stack: StackCluster | None, kubeconfig: str | None, context: str | None) -> KubeTarget:

@@ -19,13 +19,11 @@ from rich.console import Console
 from scone_ops.context import Ops, common_options
 from scone_ops.durations import Duration
 from scone_ops.errors import ExitCode, OpsError
-from scone_ops.kubectl import Kubectl
 from scone_ops.output import table
 from scone_ops.reconcile_status import PhaseExit
 from scone_ops.reconciler import Budget, Outcome, Reconciler
-from scone_ops.stack_kube import kube_target
 from scone_ops.stack_target import PROJECT_ROOT
-from scone_ops.stack_workspace import StackRef
+from scone_ops.stack_workspace import StackRef, stack_kubectl
 
 
 @click.command(name="reconcile")
@@ -67,14 +65,18 @@ def group(ops: Ops, once: bool, interval: float | None, detect_only: bool,  # no
                        "the program reaches the context scone:kubeContext of the stack names (else the"
                        f" kubeconfig's current one): `pulumi config set kubeContext NAME --stack {ops.stack}`")
     ref = StackRef(ops.stack, cwd.resolve(), backend_url, ops.kubeconfig_flag, ops.stack_file)
-    kubectl = Kubectl.of(kube_target(ref.cluster(), ops.kubeconfig_flag, None))
-    reconciler = Reconciler(ref, kubectl, Budget(attempts, backoff), detect_only, ops.output.progress)
+    with stack_kubectl(ref, ops.kubeconfig_flag) as kubectl:
+        reconciler = Reconciler(ref, kubectl, Budget(attempts, backoff), detect_only, ops.output.progress)
+        return run_reconciler(ops, reconciler, interval)
+
+
+def run_reconciler(ops: Ops, reconciler: Reconciler, interval: float | None) -> int:
+    """Once (``interval`` None: the phase's exit code) or every ``interval`` seconds until a signal."""
     with stop_on_signals(reconciler.stop, ops.output.progress):
-        if once:
+        if interval is None:
             outcome = reconciler.run()
             show(ops, outcome)
             return int(PhaseExit.BUSY if outcome.busy else PhaseExit.of(outcome.phase))
-        assert interval is not None
         while not reconciler.stop.is_set():
             try:
                 show(ops, reconciler.run())
