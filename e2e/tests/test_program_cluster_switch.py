@@ -75,7 +75,7 @@ def test_setting_kubeconfig_to_the_same_cluster_replaces_and_deletes_nothing(
     stack.reconfigure({**overrides, "kubeconfig": str(two), "kubeContext": CONTEXT})
 
     diff = _ok(ws.run("preview", "--diff"), cluster)
-    preview = _ok(ws.run("preview", "--json"), cluster)
+    preview = _ok(ws.run("preview", "--json", "--show-sames"), cluster)
     steps = json.loads(preview.stdout).get("steps") or []
     replaced = sorted(f"{s['op']} {s['urn']}" for s in steps if s["op"] in REPLACING)
     deleted = sorted(s["urn"] for s in steps if s["op"] == "delete" and "::" + PROVIDER_TYPE + "::" not in s["urn"])
