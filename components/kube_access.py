@@ -3,7 +3,8 @@
 Why: a stack belongs to one cluster. Reads during the preview, the guards' and the status's
 kubectl runs in the dynamic providers, and the owner's ``kubectl provision`` must reach the cluster
 the stack names (``scone:kubeconfig``, ``scone:kubeContext``), not whatever the shell's current
-context happens to be. Every kubectl run of the program therefore goes through ``KubeTarget``:
+context happens to be. Every kubectl run of the program therefore goes through ``KubeTarget``, and
+so does every kubectl run of scone-ops, so that day-2 operations reach the stack's cluster too:
 
 - ``argv`` puts ``--kubeconfig``/``--context`` in front of the arguments (kubectl's global flags);
   with neither setting the argv is exactly the plain ``kubectl <args>`` of an ambient kubeconfig.

@@ -6,6 +6,10 @@ instead (a call that followed the ambient kubeconfig fails loudly rather than fi
 
 from __future__ import annotations
 
+from typing import Any
+
+import yaml
+
 DEAD_KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters:
@@ -19,3 +23,17 @@ users:
 - name: nobody
   user: {token: not-this-cluster}
 """
+
+
+def beside_dead_context(real: dict[str, Any], context: str) -> str:
+    """``real`` (a kubeconfig whose current context is ``context``) plus the dead cluster, made current.
+
+    A run that ignores ``scone:kubeContext`` (and takes the file's current context) reaches the dead
+    cluster and fails; one that follows it reaches ``context``."""
+    dead = yaml.safe_load(DEAD_KUBECONFIG)
+    merged = dict(real)
+    for part in ("clusters", "contexts", "users"):
+        merged[part] = [*real.get(part, []), *dead[part]]
+    merged["current-context"] = dead["current-context"]
+    assert any(item["name"] == context for item in real["contexts"])
+    return str(yaml.safe_dump(merged, sort_keys=False))

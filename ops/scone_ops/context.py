@@ -17,6 +17,7 @@ import click
 from scone_ops.errors import ExitCode, OpsError
 from scone_ops.kubectl import Kubectl
 from scone_ops.output import Output
+from scone_ops.stack_kube import kube_target
 from scone_ops.stack_target import StackTarget, load_target, stack_file_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,10 +29,26 @@ class Ops:
 
     stack: str | None
     stack_file: Path | None
-    kubectl: Kubectl
     output: Output
     dry_run: bool
+    #: --kubeconfig and --context as given (None when not given).
+    kubeconfig_flag: str | None = None
+    context_flag: str | None = None
     _target: StackTarget | None = None
+    _kubectl: Kubectl | None = None
+
+    @property
+    def names_stack(self) -> bool:
+        """A stack is given (--stack, --stack-file or SCONE_OPS_STACK)."""
+        return self.stack is not None or self.stack_file is not None
+
+    @property
+    def kubectl(self) -> Kubectl:
+        """kubectl bound to the flags, else to the stack's scone:kubeconfig/scone:kubeContext, else ambient."""
+        if self._kubectl is None:
+            stack = self.target.cluster if self.names_stack else None
+            self._kubectl = Kubectl.of(kube_target(stack, self.kubeconfig_flag, self.context_flag))
+        return self._kubectl
 
     @property
     def target(self) -> StackTarget:
@@ -60,16 +77,18 @@ def _options(command: F, changes: bool) -> F:
                   help="Stack whose CAS to work on: reads stacks/Pulumi.<ENV>.yaml. Env: SCONE_OPS_STACK.")
     @click.option("--stack-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
                   help="A stack file elsewhere (instead of --stack).")
-    @click.option("--kubeconfig", envvar="KUBECONFIG", metavar="PATH",
-                  help="kubeconfig passed to every kubectl call. Env: KUBECONFIG.")
-    @click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context passed to every kubectl call.")
+    @click.option("--kubeconfig", metavar="PATH",
+                  help="kubeconfig of every kubectl call, instead of the stack's scone:kubeconfig (default: that,"
+                       " else the ambient KUBECONFIG).")
+    @click.option("--context", "kube_context", metavar="NAME",
+                  help="kubeconfig context of every kubectl call, instead of the stack's scone:kubeContext.")
     @click.option("--output", "-o", "output", type=click.Choice(["table", "json"]), default="table",
                   show_default=True, help="table for people, json for scripts.")
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
-        kubectl = Kubectl(kwargs.pop("kubeconfig") or None, kwargs.pop("kube_context"))
-        ops = Ops(stack=kwargs.pop("stack"), stack_file=kwargs.pop("stack_file"), kubectl=kubectl,
-                  output=Output(kwargs.pop("output")), dry_run=kwargs.pop("dry_run", False))
+        ops = Ops(stack=kwargs.pop("stack"), stack_file=kwargs.pop("stack_file"),
+                  output=Output(kwargs.pop("output")), dry_run=kwargs.pop("dry_run", False),
+                  kubeconfig_flag=kwargs.pop("kubeconfig") or None, context_flag=kwargs.pop("kube_context") or None)
         try:
             return command(ops, **kwargs)
         except OpsError as err:

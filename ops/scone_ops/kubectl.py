@@ -1,5 +1,9 @@
 """Every cluster call goes through real ``kubectl``, with the chosen kubeconfig and context.
 
+The argv is built by the program's ``KubeTarget`` (one builder of kubectl's global flags for the
+program and scone-ops); ``scone_ops.stack_kube`` chooses the target: the flags, else the stack's
+``scone:kubeconfig``/``scone:kubeContext``, else the ambient ``KUBECONFIG``.
+
 Why kubectl and not a client library: it is what the administrator already trusts and has
 configured (auth plugins, contexts), its drain/cordon logic is the reference one, and it keeps
 scone-ops free of a second Kubernetes client. Arguments never carry secrets.
@@ -14,9 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.kube_access import KubeTarget
 from scone_ops.errors import ExitCode, OpsError
 
 JsonObj = dict[str, Any]
+#: What to check when kubectl fails: where it went, and whether this user may do it there.
+NEXT_STEP = ("check --kubeconfig/--context (or scone:kubeconfig/scone:kubeContext of the stack) and your"
+             " permissions (kubectl auth can-i)")
 
 
 @dataclass(frozen=True)
@@ -27,14 +35,19 @@ class Kubectl:
     context: str | None = None
     binary: str = "kubectl"
 
+    @staticmethod
+    def of(target: KubeTarget) -> Kubectl:
+        """kubectl bound to ``target`` (a kubeconfig file and context; scone-ops never holds kubeconfig content)."""
+        return Kubectl(target.kubeconfig, target.context)
+
+    @property
+    def target(self) -> KubeTarget:
+        """The program's own description of where kubectl goes (it builds the argv, as for the program)."""
+        return KubeTarget(self.kubeconfig, None, self.context)
+
     def argv(self, *args: str) -> list[str]:
         """The full command line, as `--dry-run` prints it."""
-        out = [self.binary]
-        if self.kubeconfig:
-            out += ["--kubeconfig", self.kubeconfig]
-        if self.context:
-            out += ["--context", self.context]
-        return out + list(args)
+        return self.target.argv(self.binary, args)
 
     def env(self) -> dict[str, str]:
         """Environment for child programs that call kubectl themselves (the backupper's source)."""
@@ -57,7 +70,7 @@ class Kubectl:
                            "check that the cluster is reachable (kubectl cluster-info)") from None
         if check and done.returncode != 0:
             raise OpsError(ExitCode.CLUSTER, f"`kubectl {' '.join(args)}` failed: {done.stderr.strip()}",
-                           "check --kubeconfig/--context and your permissions (kubectl auth can-i)")
+                           f"kubectl used {self.target.describe()}; {NEXT_STEP}")
         return done
 
     def get_json(self, *args: str) -> JsonObj:
@@ -75,7 +88,7 @@ class Kubectl:
         if "NotFound" in done.stderr or "not found" in done.stderr:
             return None
         raise OpsError(ExitCode.CLUSTER, f"`kubectl get {' '.join(args)}` failed: {done.stderr.strip()}",
-                       "check --kubeconfig/--context and your permissions (kubectl auth can-i)")
+                       f"kubectl used {self.target.describe()}; {NEXT_STEP}")
 
     def change(self, args: Sequence[str], timeout: float | None = None) -> str:
         """A changing call (cordon, delete, drain ...): its stdout, or OpsError with stderr."""

@@ -9,14 +9,14 @@ credentials are needed: ``secure:`` values are never decrypted, only noted as pr
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from scone_ops.errors import ExitCode, OpsError
+from scone_ops.stack_kube import StackCluster, stack_cluster
 
 #: The repository this package lives in (ops/ is installed editable from it).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +47,7 @@ class StackTarget:
     version: str
     has_cas: bool
     backup: BackupTarget
+    cluster: StackCluster = field(default_factory=StackCluster)
 
     @property
     def pod_name(self) -> str:
@@ -83,13 +84,9 @@ def stack_file_for(stack: str, root: Path = PROJECT_ROOT) -> Path:
     return root / "stacks" / f"Pulumi.{stack}.yaml"
 
 
-def load_spec(path: Path, root: Path = PROJECT_ROOT) -> Any:
-    """The stack's validated ``SconeSpec`` (the program's own model), or OpsError(CONFIG)."""
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from components.config_errors import SpecError  # noqa: PLC0415 - needs the project on sys.path
+def read_raw(path: Path, root: Path = PROJECT_ROOT) -> Any:
+    """The stack file's ``scone:`` values as the engine hands them to the program (``RawConfig``), or OpsError."""
     from components.config_source import RawConfig, decode_value, stack_names_in  # noqa: PLC0415
-    from components.spec_loader import validate_spec  # noqa: PLC0415
 
     if not path.is_file():
         stacks = stack_names_in(path.parent)
@@ -113,8 +110,20 @@ def load_spec(path: Path, root: Path = PROJECT_ROOT) -> Any:
             values[short] = "(secret, not decrypted)"
         else:
             values[short] = decode_value(_engine_string(value))
+    return RawConfig(values=values, secret_keys=frozenset(secret_keys), stack_file=str(path))
+
+
+def load_spec(path: Path, root: Path = PROJECT_ROOT) -> Any:
+    """The stack's validated ``SconeSpec`` (the program's own model), or OpsError(CONFIG)."""
+    return _validated(read_raw(path, root), path)
+
+
+def _validated(raw: Any, path: Path) -> Any:
+    from components.config_errors import SpecError  # noqa: PLC0415
+    from components.spec_loader import validate_spec  # noqa: PLC0415
+
     try:
-        spec = validate_spec(RawConfig(values=values, secret_keys=frozenset(secret_keys), stack_file=str(path)))
+        spec = validate_spec(raw)
     except SpecError as err:
         raise OpsError(ExitCode.CONFIG, str(err), f"fix {path}; `pulumi preview` shows the same problems") from None
     return spec
@@ -122,7 +131,8 @@ def load_spec(path: Path, root: Path = PROJECT_ROOT) -> Any:
 
 def load_target(path: Path, root: Path = PROJECT_ROOT) -> StackTarget:
     """Validate the stack file with the program's spec loader and keep what operations need."""
-    spec = load_spec(path, root)
+    raw = read_raw(path, root)
+    spec = _validated(raw, path)
     return StackTarget(
         stack_file=str(path),
         namespace=spec.namespaces.services,
@@ -132,4 +142,5 @@ def load_target(path: Path, root: Path = PROJECT_ROOT) -> StackTarget:
         backup=BackupTarget(enabled=spec.backup.enabled, interval_seconds=spec.backup.interval,
                             retention_days=spec.backup.retention, min_keep=spec.backup.minKeep,
                             prefix=spec.backup.prefix),
+        cluster=stack_cluster(raw, root),
     )

@@ -10,6 +10,8 @@ stack config, so previews, policy, protect and the state stay the team's usual o
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,12 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from components.cluster_settings import looks_like_content
+from components.kube_access import KubeTarget
 from scone_ops.errors import ExitCode, OpsError
-from scone_ops.stack_target import PROJECT_ROOT, load_spec
+from scone_ops.kubectl import Kubectl
+from scone_ops.stack_kube import KUBECONFIG_SETTING, StackCluster, kube_target, local_path, stack_cluster
+from scone_ops.stack_target import PROJECT_ROOT, load_spec, read_raw
 
 CAS_TYPE = "kubernetes:services.scone.cloud/v1beta1:CAS"
 
@@ -52,6 +58,11 @@ class StackRef:
             return self.stack_file
         config_dir = self.project().get("stackConfigDir") or "."
         return self.cwd / str(config_dir) / f"Pulumi.{self.stack}.yaml"
+
+    def cluster(self) -> StackCluster | None:
+        """The cluster the stack file names (None without a stack file: the reconcile reports that itself)."""
+        path = self.config_file()
+        return stack_cluster(read_raw(path, self.cwd), self.cwd) if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -133,3 +144,26 @@ def deployed(stack: auto.Stack) -> Deployed:
 def secret_values(stack: auto.Stack) -> list[str]:
     """The stack's secret config values, decrypted in memory only so that errors can be redacted."""
     return [value.value for value in stack.get_all_config().values() if value.secret and value.value]
+
+
+@contextmanager
+def stack_kubectl(ref: StackRef, kubeconfig: str | None) -> Iterator[Kubectl]:
+    """kubectl for the reconcile's own calls: on the cluster the stack names, as ``kube_target``.
+
+    A ``scone:kubeconfig`` set with ``--secret`` is decrypted through Pulumi here (the reconcile runs
+    the stack with its passphrase anyway); its content stays in a private file for the block.
+    """
+    cluster = ref.cluster()
+    if kubeconfig or cluster is None or not cluster.secret_kubeconfig:
+        yield Kubectl.of(kube_target(cluster, kubeconfig, None))
+        return
+    try:
+        value = open_stack(ref).get_config(KUBECONFIG_SETTING).value
+    except auto.CommandError:
+        raise OpsError(ExitCode.CONFIG, f"{KUBECONFIG_SETTING} of stack {ref.stack} is a secret that Pulumi could"
+                       " not decrypt here", "set PULUMI_CONFIG_PASSPHRASE(_FILE) for the stack, or pass"
+                       " --kubeconfig PATH") from None
+    content = looks_like_content(value)
+    target = KubeTarget(None if content else local_path(value, ref.cwd), value if content else None, cluster.context)
+    with target.kubeconfig_file() as path:
+        yield Kubectl(path, cluster.context)

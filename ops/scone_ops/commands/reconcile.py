@@ -23,7 +23,7 @@ from scone_ops.output import table
 from scone_ops.reconcile_status import PhaseExit
 from scone_ops.reconciler import Budget, Outcome, Reconciler
 from scone_ops.stack_target import PROJECT_ROOT
-from scone_ops.stack_workspace import StackRef
+from scone_ops.stack_workspace import StackRef, stack_kubectl
 
 
 @click.command(name="reconcile")
@@ -60,18 +60,23 @@ def group(ops: Ops, once: bool, interval: float | None, detect_only: bool,  # no
     if ops.stack is None:
         raise OpsError(ExitCode.USAGE, "no stack given", "pass --stack <env> (the Pulumi stack name) or set"
                        " SCONE_OPS_STACK")
-    if ops.kubectl.context:
+    if ops.context_flag:
         raise OpsError(ExitCode.USAGE, "--context is not used by reconcile",
-                       "the program's Kubernetes provider uses the kubeconfig's current context (or"
-                       " kubernetes:context in the stack); pass --kubeconfig with that context current")
-    ref = StackRef(ops.stack, cwd.resolve(), backend_url, ops.kubectl.kubeconfig, ops.stack_file)
-    reconciler = Reconciler(ref, ops.kubectl, Budget(attempts, backoff), detect_only, ops.output.progress)
+                       "the program reaches the context scone:kubeContext of the stack names (else the"
+                       f" kubeconfig's current one): `pulumi config set kubeContext NAME --stack {ops.stack}`")
+    ref = StackRef(ops.stack, cwd.resolve(), backend_url, ops.kubeconfig_flag, ops.stack_file)
+    with stack_kubectl(ref, ops.kubeconfig_flag) as kubectl:
+        reconciler = Reconciler(ref, kubectl, Budget(attempts, backoff), detect_only, ops.output.progress)
+        return run_reconciler(ops, reconciler, interval)
+
+
+def run_reconciler(ops: Ops, reconciler: Reconciler, interval: float | None) -> int:
+    """Once (``interval`` None: the phase's exit code) or every ``interval`` seconds until a signal."""
     with stop_on_signals(reconciler.stop, ops.output.progress):
-        if once:
+        if interval is None:
             outcome = reconciler.run()
             show(ops, outcome)
             return int(PhaseExit.BUSY if outcome.busy else PhaseExit.of(outcome.phase))
-        assert interval is not None
         while not reconciler.stop.is_set():
             try:
                 show(ops, reconciler.run())
@@ -114,3 +119,4 @@ def show(ops: Ops, outcome: Outcome) -> None:
         ops.output.err.print(f"{'busy' if outcome.busy else 'error'}: {outcome.error}", markup=False, highlight=False)
     if outcome.next_step:
         ops.output.err.print(f"next step: {outcome.next_step}", markup=False, highlight=False)
+
