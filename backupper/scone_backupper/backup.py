@@ -63,7 +63,7 @@ class StoreContext:
     store: BackupStore
     retrier: Retrier
     client: object
-    data_client: object  # sends bodies that carry a signed SHA-256 checksum header
+    data_client: object  # sends bodies that carry a signed CRC32/SHA-256 checksum header
 
 
 def open_store(settings: BackupperSettings, stop: threading.Event) -> StoreContext:

@@ -75,9 +75,9 @@ def make_client(
     """A boto3 S3 client for this run (fresh credentials), without botocore's own retries.
 
     `unsigned_payload`: SigV4 signs the headers but not a SHA-256 of the body
-    (UNSIGNED-PAYLOAD), for requests whose body carries a signed x-amz-checksum-sha256 header
-    instead: the store checks that, so hashing the body a second time for the signature only
-    costs CPU (over http botocore would otherwise always do it).
+    (UNSIGNED-PAYLOAD), for requests whose body carries a signed x-amz-checksum-crc32 (parts) or
+    x-amz-checksum-sha256 (single PUT) header instead: the store checks that, so hashing the body
+    for the signature only costs CPU (over http botocore would otherwise always do it).
     """
     s3_options: dict[str, Any] = {"addressing_style": "path"} if credentials.endpoint_url else {}
     if unsigned_payload:
@@ -88,7 +88,7 @@ def make_client(
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.read_timeout_seconds,
         max_pool_connections=max(settings.concurrency, FILE_DOWNLOAD_WORKERS) + 4,
-        # We send our own Content-MD5 and SHA-256 checksums; no extra CRC trailers.
+        # We send our own Content-MD5 and CRC32/SHA-256 checksum headers; no extra trailers.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         s3=s3_options,

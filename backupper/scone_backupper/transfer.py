@@ -1,16 +1,15 @@
 """Verified, bounded-memory streaming transfers of one object (upload and ranged download).
 
 Why by hand rather than boto3's TransferManager: every part must be checked against what we sent
-(Content-MD5/ETag and SHA-256) before the set can be committed, the whole-object SHA-256 must be
-computed on the fly, and memory must stay at (concurrency + 1) parts whatever the snapshot size.
+(CRC32 checksum, or Content-MD5/ETag) before the set can be committed, the whole-object SHA-256
+must be computed on the fly, and memory must stay at (concurrency + 1) parts whatever the
+snapshot size. Why CRC32 per part and SHA-256 per object: see checksums.py.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -21,6 +20,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .buffers import Buffer, PartBuffers, rechunk
+from .checksums import (
+    StoreChecksum,
+    b64,
+    check_part_etag,
+    composite_crc32,
+    crc32_bytes,
+    same_checksum,
+    same_md5_etag,
+)
 from .download import Downloader
 from .errors import VerificationError
 from .hashing import OrderedHasher, Release
@@ -30,7 +38,6 @@ from .s3client import Retrier, TransientMismatch, error_code, require_s3_answer
 log = logging.getLogger("scone_backupper.transfer")
 MAX_PARTS = 10000
 MIB = 1024 * 1024
-_MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})(?:-(\d+))?"?$')
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,8 @@ class StoredObject:
 class _Part:
     number: int
     etag: str
-    md5: bytes | None  # None: sent without Content-MD5 (the store verified its SHA-256)
-    sha256: bytes
+    md5: bytes | None  # None: sent without Content-MD5 (the store verified its CRC32)
+    crc32: bytes  # 4 bytes, big-endian, as S3 encodes it
 
 
 @dataclass
@@ -57,7 +64,7 @@ class PendingObject:
     key: str
     size: int
     sha256: str  # hex, of the whole object's bytes
-    sha_b64: str = ""  # the checksum the store reports: of the body, or composite of the parts
+    checksum: StoreChecksum | None = None  # what the store reports for the object once created
     body: bytes = b""  # a small object, sent whole by `finish`
     upload_id: str | None = None  # a multipart upload, completed by `finish`
     parts: list[_Part] = field(default_factory=list)
@@ -70,17 +77,6 @@ def choose_part_size(total_size: int, part_size: int) -> int:
     if needed <= part_size:
         return part_size
     return -(-needed // MIB) * MIB
-
-
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
-
-
-def _check_etag(returned: str | None, md5: bytes, what: str) -> None:
-    """An MD5-form ETag must equal our MD5; other forms (SSE-KMS) are checked by SHA-256 instead."""
-    match = _MD5_ETAG.match(returned or "")
-    if match and match.group(2) is None and match.group(1) != md5.hex():
-        raise TransientMismatch(f"{what}: store ETag {match.group(1)} != sent MD5 {md5.hex()}")
 
 
 class Uploader:
@@ -99,7 +95,8 @@ class Uploader:
     ) -> None:
         self.client = client
         # Sends the bodies; it may skip SigV4's payload hash because each body carries a signed
-        # x-amz-checksum-sha256 header that the store checks (see s3client.make_client).
+        # x-amz-checksum-crc32 (parts) or -sha256 (single PUT) header that the store checks (see
+        # s3client.make_client).
         self.data_client = data_client if data_client is not None else client
         self.bucket = bucket
         self.retrier = retrier
@@ -108,8 +105,8 @@ class Uploader:
         self.on_bytes = on_bytes
         # Fill the next parts from here (`buffers.take`); a part's buffer returns once sent.
         self.buffers = PartBuffers(part_size)
-        # How parts are checked: None until the first part's answer tells. "sha256": the store
-        # echoes the SHA-256 checksum it verified, so Content-MD5 is dropped; "md5": it does not,
+        # How parts are checked: None until the first part's answer tells. "crc32": the store
+        # echoes the CRC32 checksum it verified, so Content-MD5 is dropped; "md5": it does not,
         # so every part also carries Content-MD5 and its ETag is compared.
         self.part_check: str | None = None
 
@@ -129,7 +126,9 @@ class Uploader:
             if len(body) != size:
                 raise VerificationError(f"{key}: source gave {len(body)} bytes, expected {size}")
             sha = hashlib.sha256(body).digest()
-            return PendingObject(key, size, sha.hex(), body=body, sha_b64=_b64(sha))
+            return PendingObject(
+                key, size, sha.hex(), body=body, checksum=StoreChecksum("SHA256", b64(sha))
+            )
         return self._send_parts(key, chunks, size, part_size)
 
     def finish(self, pending: PendingObject) -> StoredObject:
@@ -146,10 +145,10 @@ class Uploader:
                     Bucket=self.bucket,
                     Key=key,
                     Body=body,
-                    ContentMD5=_b64(md5),
-                    ChecksumSHA256=pending.sha_b64,
+                    ContentMD5=b64(md5),
+                    ChecksumSHA256=b64(bytes.fromhex(pending.sha256)),
                 )
-                _check_etag(response.get("ETag"), md5, f"put {key}")
+                check_part_etag(response.get("ETag"), md5, f"put {key}")
 
             self.retrier.call(f"upload of {key}", put)
             if self.on_bytes:
@@ -161,7 +160,7 @@ class Uploader:
                 self.abort(key, pending.upload_id)
                 raise
         self._verify_stored(
-            key, size, md5_etag=md5_etag, sha_b64=pending.sha_b64, whole_sha=pending.sha256
+            key, size, md5_etag=md5_etag, checksum=pending.checksum, whole_sha=pending.sha256
         )
         return StoredObject(key=key, size=size, sha256=pending.sha256)
 
@@ -176,7 +175,7 @@ class Uploader:
         created = self.retrier.call(
             f"start of multipart upload {key}",
             lambda: self.client.create_multipart_upload(
-                Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256"
+                Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32", ChecksumType="COMPOSITE"
             ),
         )
         upload_id = str(
@@ -226,12 +225,11 @@ class Uploader:
         if all(p.md5 is not None for p in parts):
             md5s = b"".join(p.md5 or b"" for p in parts)
             md5_etag = hashlib.md5(md5s, usedforsecurity=False).hexdigest() + f"-{len(parts)}"
-        composite = _b64(hashlib.sha256(b"".join(p.sha256 for p in parts)).digest())
         return PendingObject(
             key,
             size,
             whole.hexdigest(),
-            sha_b64=composite,
+            checksum=StoreChecksum("CRC32", composite_crc32([p.crc32 for p in parts])),
             upload_id=upload_id,
             parts=parts,
             md5_etag=md5_etag,
@@ -253,34 +251,40 @@ class Uploader:
         self, key: str, upload_id: str, number: int, data: Buffer, holds: Release
     ) -> _Part:
         try:
-            sha = hashlib.sha256(data).digest()
+            crc = crc32_bytes(data)
+            crc_b64 = b64(crc)
             md5: bytes | None = None
 
             def send() -> str:
                 nonlocal md5
                 extra: dict[str, str] = {}
-                if self.part_check != "sha256":
+                if self.part_check != "crc32":
                     md5 = md5 or hashlib.md5(data, usedforsecurity=False).digest()
-                    extra["ContentMD5"] = _b64(md5)
+                    extra["ContentMD5"] = b64(md5)
+                # No ChecksumAlgorithm here: with its x-amz-sdk-checksum-algorithm header some
+                # stores (moto) echo the sent CRC32 back unchecked, which would pass for a check.
                 response = self.data_client.upload_part(
                     Bucket=self.bucket,
                     Key=key,
                     UploadId=upload_id,
                     PartNumber=number,
                     Body=data,
-                    ChecksumSHA256=_b64(sha),
+                    ChecksumCRC32=crc_b64,
                     **extra,
                 )
                 require_s3_answer(response, ("ETag",), f"upload of part {number} of {key}")
-                returned_sha = response.get("ChecksumSHA256")
-                if returned_sha and returned_sha != _b64(sha):
-                    raise TransientMismatch(f"part {number} of {key}: SHA-256 differs")
+                returned_crc = response.get("ChecksumCRC32")
+                if returned_crc and returned_crc != crc_b64:
+                    raise TransientMismatch(
+                        f"part {number} of {key}: store reports CRC32 {returned_crc}, "
+                        f"sent {crc_b64}"
+                    )
                 if md5 is not None:
-                    _check_etag(response.get("ETag"), md5, f"part {number} of {key}")
+                    check_part_etag(response.get("ETag"), md5, f"part {number} of {key}")
                 if self.part_check is None:
-                    self.part_check = "sha256" if returned_sha else "md5"
+                    self.part_check = "crc32" if returned_crc else "md5"
                     log_event(log, logging.DEBUG, "part check chosen", check=self.part_check)
-                if md5 is None and not returned_sha:
+                if md5 is None and not returned_crc:
                     # Sent on the promise of an echoed checksum that did not come: send it again
                     # with Content-MD5, which this store does check.
                     self.part_check = "md5"
@@ -290,14 +294,14 @@ class Uploader:
             etag = self.retrier.call(f"upload of part {number} of {key}", send)
             if self.on_bytes:
                 self.on_bytes(len(data))
-            return _Part(number=number, etag=etag, md5=md5, sha256=sha)
+            return _Part(number=number, etag=etag, md5=md5, crc32=crc)
         finally:
             holds.done()
 
     def _complete(self, key: str, upload_id: str, parts: list[_Part]) -> None:
         listing = {
             "Parts": [
-                {"PartNumber": p.number, "ETag": p.etag, "ChecksumSHA256": _b64(p.sha256)}
+                {"PartNumber": p.number, "ETag": p.etag, "ChecksumCRC32": b64(p.crc32)}
                 for p in parts
             ]
         }
@@ -337,9 +341,15 @@ class Uploader:
             )
 
     def _verify_stored(
-        self, key: str, size: int, *, md5_etag: str | None, sha_b64: str, whole_sha: str
+        self,
+        key: str,
+        size: int,
+        *,
+        md5_etag: str | None,
+        checksum: StoreChecksum | None,
+        whole_sha: str,
     ) -> None:
-        """The stored object must have our size and our ETag or SHA-256 (else: read it back)."""
+        """The stored object must have our size and our checksum or ETag (else: read it back)."""
         head = self.retrier.call(
             f"check of {key}",
             lambda: self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"),
@@ -349,18 +359,20 @@ class Uploader:
                 f"{key}: store holds {head['ContentLength']} bytes, {size} were sent"
             )
         checked = False
-        returned_sha = str(head.get("ChecksumSHA256") or "")
-        if returned_sha:
-            if returned_sha.split("-", maxsplit=1)[0] != sha_b64:
+        if checksum is not None:
+            returned = str(head.get(f"Checksum{checksum.algorithm}") or "")
+            same = same_checksum(returned, checksum.value)
+            if same is False:
                 raise VerificationError(
-                    f"{key}: stored SHA-256 checksum differs from what was sent"
+                    f"{key}: store reports {checksum.algorithm} checksum {returned}, "
+                    f"{checksum.value} was sent"
                 )
-            checked = True
-        match = _MD5_ETAG.match(str(head.get("ETag") or ""))
-        if match and md5_etag is not None:
-            if f"{match.group(1)}" + (f"-{match.group(2)}" if match.group(2) else "") != md5_etag:
+            checked = same is True
+        if md5_etag is not None:
+            same_etag = same_md5_etag(head.get("ETag"), md5_etag)
+            if same_etag is False:
                 raise VerificationError(f"{key}: stored ETag differs from what was sent")
-            checked = True
+            checked = checked or same_etag is True
         if not checked:
             # e.g. SSE-KMS ETags or a store without checksums: verify by reading the bytes back.
             self._verify_by_reading_back(key, size, whole_sha)

@@ -15,6 +15,13 @@ substring, fires `times` times (default 1) and does one of:
             download cut short mid-body)
   garble  - forward, then flip one byte in the middle of the answer's body (bytes damaged on the
             way down)
+  echo    - forward, but answer with header `header` set to `value` (a store echoing a wrong
+            checksum)
+  noecho  - forward, but answer without any x-amz-checksum-* header (a store that keeps and
+            echoes no checksums, ETags unchanged)
+  observe - forward unchanged (the event records the request's checksum headers)
+Every event of a forwarded request lists the names of its checksum headers (`sent`:
+Content-MD5 and x-amz-checksum-*), so a test can tell how each part was protected.
 """
 
 from __future__ import annotations
@@ -114,10 +121,15 @@ class Proxy(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return
+        sent = sorted(
+            k.lower()
+            for k in self.headers
+            if k.lower() == "content-md5" or k.lower().startswith("x-amz-checksum-")
+        )
         if action == "corrupt" and body:
             middle = len(body) // 2
             body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1 :]
-            _event(action=action, method=method, path=parts.path, query=parts.query)
+            _event(action=action, method=method, path=parts.path, query=parts.query, sent=sent)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
         upstream = http.client.HTTPConnection(*self.upstream, timeout=120)
         try:
@@ -126,8 +138,8 @@ class Proxy(BaseHTTPRequestHandler):
             data = response.read()
         finally:
             upstream.close()
-        if action in ("opaque", "cut"):
-            _event(action=action, method=method, path=parts.path)
+        if action in ("opaque", "cut", "echo", "noecho", "observe"):
+            _event(action=action, method=method, path=parts.path, query=parts.query, sent=sent)
         if action == "garble" and data:
             middle = len(data) // 2
             data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
@@ -135,12 +147,13 @@ class Proxy(BaseHTTPRequestHandler):
         if action == "delay":
             _event(action=action, method=method, path=parts.path, seconds=rule["seconds"])
             time.sleep(float(rule["seconds"]))
-        self._answer(response, data, action, method)
+        self._answer(response, data, rule, method)
 
     def _answer(
-        self, response: http.client.HTTPResponse, data: bytes, action: str, method: str
+        self, response: http.client.HTTPResponse, data: bytes, rule: dict[str, Any], method: str
     ) -> None:
-        """Send the upstream answer on, rewritten for the `opaque` action."""
+        """Send the upstream answer on, rewritten for the `opaque`, `echo` and `noecho` actions."""
+        action = rule["action"]
         try:
             self.send_response(response.status, response.reason)
             for name, value in response.getheaders():
@@ -151,7 +164,13 @@ class Proxy(BaseHTTPRequestHandler):
                     if lowered == "etag":
                         self.send_header(name, '"opaque-etag-without-md5"')
                     continue
+                if action == "noecho" and lowered.startswith("x-amz-checksum-"):
+                    continue
+                if action == "echo" and lowered == str(rule["header"]).lower():
+                    continue
                 self.send_header(name, value)
+            if action == "echo":
+                self.send_header(str(rule["header"]), str(rule["value"]))
             # A HEAD answer carries the object's length, not that of its (empty) body.
             head_length = response.getheader("Content-Length") if method == "HEAD" else None
             self.send_header("Content-Length", head_length or str(len(data)))

@@ -29,7 +29,7 @@ SIZE = 12 * 1024 * 1024 + 17  # three 5 MiB parts: faults can hit the middle one
 BOTH_S3_SERVERS = True
 # What a store says when a part's bytes do not match what we sent: our own check (moto echoes no
 # checksum, so the part's ETag is compared with its Content-MD5) or the store's (versitygw checks
-# the x-amz-checksum-sha256 header itself).
+# the x-amz-checksum-crc32 header itself).
 DAMAGE_DETECTED = {"TransientMismatch", "BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"}
 
 
