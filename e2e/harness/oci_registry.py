@@ -13,11 +13,16 @@ tagged with the chart's version (``+`` becomes ``_``, which a tag cannot hold).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import http.client
 import json
 import re
+import sys
+import threading
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -121,3 +126,104 @@ class OciRegistry:
         """The tags the registry lists for ``repository``."""
         with urllib.request.urlopen(self._url(f"/v2/{repository}/tags/list"), timeout=120) as response:  # noqa: S310
             return list(json.load(response).get("tags") or [])
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Does not print a client that hung up (Helm closes its TLS attempt on the plain-HTTP answer)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class LoginFront:
+    """A registry that wants a login: HTTP basic auth on every path in front of ``OciRegistry``.
+
+    Stands for a private registry (a mirror of Scontain's charts): a request without the right
+    ``Authorization: Basic`` header gets 401 with a ``WWW-Authenticate: Basic`` challenge, as the
+    distribution API's basic-auth registries answer; others are forwarded to crane's registry.
+    ``requests`` records (method, path, status) of every request.
+    """
+
+    def __init__(self, upstream: OciRegistry, username: str, password: str) -> None:
+        self.upstream = upstream
+        self.expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.requests: list[tuple[str, str, int]] = []
+        self._lock = threading.Lock()
+        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="oci-login-front", daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._httpd.server_address[1]}"
+
+    def statuses(self) -> list[int]:
+        with self._lock:
+            return [status for _, _, status in self.requests]
+
+    def __enter__(self) -> LoginFront:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # A request line it cannot parse (a TLS ClientHello) gets a status line, as Go's and
+            # most servers answer; Python's default (HTTP/0.9) would send a bare body, and Helm's
+            # registry client falls back to plain HTTP only on an answer starting "HTTP/".
+            default_request_version = "HTTP/1.0"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if self.headers.get("Authorization") != front.expected:
+                    status, headers, payload = 401, {"WWW-Authenticate": 'Basic realm="scone-mirror"',
+                                                     "Content-Type": "application/json"}, b'{"errors":[]}'
+                else:
+                    status, headers, payload = self._forward(body)
+                with front._lock:
+                    front.requests.append((self.command, self.path, status))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload) if self.command != "HEAD" else
+                                                       int(headers.get("Content-Length") or 0)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            def _forward(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+                connection = http.client.HTTPConnection("127.0.0.1", front.upstream.port, timeout=120)
+                try:
+                    forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "authorization")}
+                    connection.request(self.command, self.path, body=body or None, headers=forwarded)
+                    response = connection.getresponse()
+                    payload = response.read()
+                    keep = {k: v for k, v in response.getheaders()
+                            if k.lower() not in ("content-length", "transfer-encoding", "connection")}
+                    return response.status, keep, payload
+                finally:
+                    connection.close()
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+def registry_config(host: str, username: str, password: str, path: Path) -> Path:
+    """Helm's registry config (what ``helm registry login <host>`` writes): the login for ``host``."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"auths": {host: {"auth": auth}}}))
+    path.chmod(0o600)
+    return path
