@@ -54,7 +54,8 @@ def registry(real_chart: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         crane_binary()
     except FileNotFoundError as missing:
-        pytest.fail(str(missing), pytrace=False)
+        # crane is an on-request tool (`e2e/build_tools.sh image`), like versitygw's variants.
+        pytest.skip(str(missing))
     with OciRegistry(tmp_path_factory.mktemp("oci-registry")) as served:
         served.push_chart(REPOSITORY, real_chart)
         yield served
