@@ -6,13 +6,20 @@ This check makes the same request the provider makes first (``index.yaml`` of th
 or the chart URL) with the same credentials, while the program is evaluated (preview too), and
 refuses with a message that names the ``scone:operatorChart.*`` keys. It never puts a credential
 into a message: only the repository URL (which validation keeps free of user info), the HTTP
-status and the key names. It runs only for a chart repository or a chart URL with credentials,
-so a stack on a public or local chart never touches the network here.
+status and the key names. It runs for a chart repository, a chart URL with credentials and an
+OCI reference, so a stack on a tgz URL without credentials or a local chart never touches the network here.
+
+An OCI reference is probed without credentials (the release sends none to a registry: Helm's
+registry client logs in with what ``helm registry login`` stored on the machine that runs pulumi):
+the manifest of the chart's version must exist. A registry that wants a login (401/403) is left to
+Helm, which holds that login; a missing chart or version, or a registry that cannot be reached,
+fails here naming ``scone:operatorChart.location`` and ``scone:serviceVersion``.
 """
 
 from __future__ import annotations
 
 import base64
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -20,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from components.operator_chart import PASSWORD_KEY, USERNAME_KEY, OperatorChartSettings
+from components.operator_chart import OCI_SCHEME, PASSWORD_KEY, USERNAME_KEY, OperatorChartSettings
 
 #: Seconds one request may take before the check gives up on an unresponsive server.
 REQUEST_TIMEOUT = 60
@@ -36,6 +43,9 @@ class ChartAccessError(Exception):
 
 def check_chart_access(chart: OperatorChartSettings, version: str, config: Mapping[str, Any]) -> None:
     """Raise ``ChartAccessError`` unless the chart at ``version`` can be fetched with the configured credentials."""
+    if chart.is_oci:
+        _check_oci_manifest(chart.location, version)
+        return
     username, password = config.get(USERNAME_KEY), config.get(PASSWORD_KEY)
     has_credentials = isinstance(username, str) and isinstance(password, str)
     if chart.repository is None and not (chart.is_remote and has_credentials):
@@ -102,3 +112,44 @@ def _require_version(index_yaml: bytes, name: str, version: str, url: str) -> No
             f"the chart repository {url} has no chart '{name}' at version {version} (it holds: {held});"
             " check scone:operatorChart.location (the chart name) and scone:serviceVersion"
         )
+
+
+#: What an OCI registry may answer for a chart's manifest (Helm's charts are OCI image manifests).
+OCI_MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
+
+
+def oci_manifest_urls(location: str, version: str) -> list[str]:
+    """The manifest URLs of chart ``location`` (``oci://<registry>/<path>``) at ``version``, HTTPS first.
+
+    The tag is the version with ``+`` as ``_`` (a tag cannot hold ``+``; ``helm push`` tags so).
+    HTTP second: Helm's registry client falls back to it when the registry does not speak TLS.
+    """
+    registry, _, repository = location.removeprefix(OCI_SCHEME).partition("/")
+    path = f"/v2/{repository}/manifests/{version.replace('+', '_')}"
+    return [f"https://{registry}{path}", f"http://{registry}{path}"]
+
+
+def _check_oci_manifest(location: str, version: str) -> None:
+    https_url, http_url = oci_manifest_urls(location, version)
+    where = f"the operator chart {location} at version {version}"
+    keys = "check scone:operatorChart.location (oci://<registry>/<path>/<chart>) and scone:serviceVersion"
+    for url in (https_url, http_url):
+        request = urllib.request.Request(url, method="HEAD", headers={"Accept": OCI_MANIFEST_TYPES})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT):  # noqa: S310 (https or http only)
+                return
+        except urllib.error.HTTPError as error:
+            if error.code in (401, 403):
+                return  # the registry wants a login: Helm uses the one `helm registry login` stored
+            if error.code == 404:
+                raise ChartAccessError(f"{where} is not in the registry (HTTP 404 for {url}); {keys}") from None
+            raise ChartAccessError(f"the registry answered HTTP {error.code} for {url} ({where}); {keys}") from None
+        except urllib.error.URLError as error:
+            reason = error.reason
+            if url == https_url and isinstance(reason, ssl.SSLError) and not isinstance(
+                reason, ssl.SSLCertVerificationError
+            ):
+                continue  # not TLS: try plain HTTP, as Helm does
+            raise ChartAccessError(f"the registry of {where} cannot be reached at {url} ({reason}); {keys}") from None
+        except OSError as error:
+            raise ChartAccessError(f"the registry of {where} cannot be reached at {url} ({error}); {keys}") from None

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from e2e.harness.charts import CRDS_FILE
 from e2e.harness.cluster import LocalCluster
+from e2e.harness.operator_crds import apply_scone_crds
 from e2e.harness.tools import Tools, ToolsMissingError
 
 
@@ -70,9 +70,9 @@ def cluster(
 
 @pytest.fixture(scope="module")
 def harness_crds(cluster: LocalCluster) -> None:
-    """The SCONE CRDs of the local chart, applied and established (what the chart would bring)."""
-    cluster.kubectl("apply", "-f", str(CRDS_FILE))
-    cluster.kubectl("wait", "--for=condition=established", "-f", str(CRDS_FILE), "--timeout=120s")
+    """The SCONE CRDs the local stack's chart brings (Scontain's released chart's when it is beside
+    the repository, else the stand-in's), applied and established."""
+    apply_scone_crds(cluster)
 
 
 @pytest.fixture()

@@ -18,9 +18,9 @@ from typing import Any
 
 from scone_ops.stack_target import load_target, stack_file_for
 
-from e2e.harness.charts import CRDS_FILE
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.fake_nodes import ZONE_LABEL
+from e2e.harness.operator_crds import SIMULATED_OPERATOR_NAMESPACE, apply_scone_crds
 from e2e.harness.processes import wait_until
 
 TARGET = load_target(stack_file_for("local"))
@@ -37,12 +37,12 @@ def wait(cluster: LocalCluster, what: str, check: Any) -> None:
 
 
 def install_healthy_cas(cluster: LocalCluster) -> None:
-    """CRDs, the operator's Deployment (the simulation acts while it is ready), a provisioned CAS."""
-    cluster.kubectl("apply", "-f", str(CRDS_FILE))
-    cluster.kubectl("wait", "--for=condition=established", "crd/cas.services.scone.cloud", "--timeout=120s")
+    """CRDs (Scontain's released ones when they are beside the repository), the operator's Deployment
+    (the simulation acts while it is ready), a provisioned CAS."""
+    apply_scone_crds(cluster)
     cluster.kubectl("create", "namespace", NS)
-    cluster.kubectl("create", "namespace", "scone-operator-sim")
-    cluster.kubectl("create", "deployment", "scone-controller-manager", "-n", "scone-operator-sim",
+    cluster.kubectl("create", "namespace", SIMULATED_OPERATOR_NAMESPACE)
+    cluster.kubectl("create", "deployment", "scone-controller-manager", "-n", SIMULATED_OPERATOR_NAMESPACE,
                     "--image=registry.scontain.com/scone.cloud/k8soperators:5.8.0")
     db = Path(os.environ["FAKE_SCONE_STATE_DIR"]) / "casdb" / NS / f"{CAS}.json"
     db.parent.mkdir(parents=True, exist_ok=True)

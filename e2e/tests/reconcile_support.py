@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from e2e.harness.charts import preinstall_crds_for_release
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import LocalSconeStack
+from e2e.harness.operator_crds import preinstall_scone_crds_for_release
 from e2e.harness.pulumi_env import PulumiWorkspace
 from e2e.harness.tools import Tools
 
@@ -40,8 +40,9 @@ class Reconciled:
 
 
 def deployed_stack(tools: Tools, cluster: LocalCluster, work: Path) -> LocalSconeStack:
-    """The local stack, created and brought up with the real engine."""
-    preinstall_crds_for_release(cluster.kubectl_apply, "scone-operator", OPERATOR_NAMESPACE)
+    """The local stack, created and brought up with the real engine, over the SCONE CRDs its chart's
+    release adopts (Scontain's released ones when they are beside the repository, as its chart is)."""
+    preinstall_scone_crds_for_release(cluster.kubectl_apply, "scone-operator", OPERATOR_NAMESPACE)
     stack = LocalSconeStack(tools, cluster, work)
     ws = stack.create()
     ws.extra_env["FAKE_SCONE_STATE_DIR"] = os.environ["FAKE_SCONE_STATE_DIR"]

@@ -1,6 +1,8 @@
 """Smoke test of the toolchain itself: the built CLI, our Python language host, the
 built pulumi-kubernetes provider, Python dynamic providers and helm.v3.Release of
-the local chart, all offline against the local cluster with a file backend.
+the operator chart (Scontain's released chart when it is beside the repository, with
+cert-manager's CRDs it needs; the stand-in chart otherwise), all offline against the
+local cluster with a file backend.
 
 Why separate from the program's tests: when the program's e2e tests fail, this
 says whether the engine/plugins work at all.
@@ -15,7 +17,9 @@ from pathlib import Path
 from e2e.harness.charts import CHART_DIR
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.pulumi_env import VENV, PulumiWorkspace
+from e2e.harness.scone_project import local_stack_version
 from e2e.harness.tools import Tools
+from e2e.harness.upstream_charts import chart_tgz
 
 PROGRAM = textwrap.dedent('''
     import pulumi
@@ -56,14 +60,25 @@ def _project(tmp: Path) -> Path:
     return d
 
 
-def test_up_with_kubernetes_dynamic_provider_and_local_chart_then_noop_and_destroy(
+def _operator_chart(cluster: LocalCluster) -> Path:
+    """Scontain's released chart of the local stack's version (its cert-manager CRDs applied first,
+    as a cluster with cert-manager has them), or the stand-in chart when it is not here."""
+    released = chart_tgz(local_stack_version())
+    if released is None:
+        return CHART_DIR
+    cluster.install_cert_manager_crds(released)
+    return released
+
+
+def test_up_with_kubernetes_dynamic_provider_and_operator_chart_then_noop_and_destroy(
     e2e_tools: Tools, cluster: LocalCluster, tmp_path: Path, state_dir: Path,
 ) -> None:
+    chart = _operator_chart(cluster)
     ws = PulumiWorkspace(e2e_tools, _project(tmp_path), state_dir, cluster.kubeconfig)
     ws.stack_init("dev")
     ws.run("config", "set", "greeting", "hi", check=True)
     ws.run("config", "set", "--secret", "sentinel", "SENTINEL-smoke-4d1f", check=True)
-    ws.run("config", "set", "chart", str(CHART_DIR), check=True)
+    ws.run("config", "set", "chart", str(chart), check=True)
 
     up = ws.run("up", "--yes", "--skip-preview")
     assert up.returncode == 0, up.output + "\n" + cluster.dump_logs(10)
@@ -74,6 +89,9 @@ def test_up_with_kubernetes_dynamic_provider_and_local_chart_then_noop_and_destr
     assert cm["data"] == {"greeting": "hi"} and cm["metadata"]["uid"] == out["cm_uid"]
     dep = cluster.kubectl_json("get", "deployment", "scone-controller-manager", "-n", "smoke")
     assert dep["spec"]["template"]["spec"]["nodeSelector"] == {"sgx.intel.com/capable": "true"}
+    if chart != CHART_DIR:  # only Scontain's chart sets the SCONE version in the operator's environment
+        env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert {"name": "GLOBAL_SCONE_VERSION", "value": local_stack_version()} in env
     crds = cluster.kubectl("get", "crd", "-o", "name").stdout
     for crd in ("cas.services.scone.cloud", "las.base.scone.cloud", "sgxplugins.base.scone.cloud"):
         assert crd in crds

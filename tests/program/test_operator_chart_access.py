@@ -114,15 +114,6 @@ def test_an_unreachable_repository_is_refused_naming_the_setting(tmp_path: Path)
     assert PASSWORD not in evaluation.error
 
 
-def test_an_oci_reference_pins_the_version_and_needs_no_repository_options() -> None:
-    evaluation = run({}, operatorChart={"location": "oci://registry.example.com/mirror/scone-operator"})
-    assert evaluation.error is None, evaluation.error
-    release = evaluation.one(RELEASE, "scone-operator")
-    assert release.inputs["chart"] == "oci://registry.example.com/mirror/scone-operator"
-    assert release.inputs["version"] == dev_version()
-    assert "repositoryOpts" not in release.inputs
-
-
 def test_a_tgz_location_keeps_the_release_as_it_was() -> None:
     release = run({}).one(RELEASE, "scone-operator")
     assert "version" not in release.inputs
