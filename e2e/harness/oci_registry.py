@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import json
 import re
+import subprocess
 import sys
 import threading
 import urllib.parse
@@ -38,10 +39,15 @@ PORT_LINE = re.compile(r"serving on port (\d+)")
 
 
 def crane_binary() -> Path:
-    """The built ``crane``; raises naming the command that builds it."""
+    """The built ``crane``, built first (``build_tools.sh image``, minutes when cold) when it is missing.
+
+    Raises naming the command when the build fails."""
     path = cache_dir() / "bin" / "crane"
     if not path.is_file():
-        raise FileNotFoundError(f"crane is not built (expected at {path}); build it with: {BUILD_SCRIPT} image")
+        built = subprocess.run([str(BUILD_SCRIPT), "image"], capture_output=True, text=True, check=False)
+        if built.returncode != 0 or not path.is_file():
+            raise FileNotFoundError(f"crane is not built (expected at {path}) and `{BUILD_SCRIPT} image` failed:"
+                                    f"\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}")
     return path
 
 
