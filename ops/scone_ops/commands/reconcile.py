@@ -119,4 +119,3 @@ def show(ops: Ops, outcome: Outcome) -> None:
         ops.output.err.print(f"{'busy' if outcome.busy else 'error'}: {outcome.error}", markup=False, highlight=False)
     if outcome.next_step:
         ops.output.err.print(f"next step: {outcome.next_step}", markup=False, highlight=False)
-
