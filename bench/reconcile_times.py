@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from e2e.harness.charts import preinstall_crds_for_release
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import LocalSconeStack
+from e2e.harness.operator_crds import preinstall_scone_crds_for_release
 from e2e.harness.tools import Tools
 
 OPERATOR_NAMESPACE = "osc-sec-us-scone-operator"
@@ -40,7 +40,7 @@ def main() -> int:
         work = Path(tmp)
         os.environ.setdefault("FAKE_SCONE_STATE_DIR", str(work / "fake-scone"))
         with LocalCluster(tools, workdir=work / "cp") as cluster:
-            preinstall_crds_for_release(cluster.kubectl_apply, "scone-operator", OPERATOR_NAMESPACE)
+            preinstall_scone_crds_for_release(cluster.kubectl_apply, "scone-operator", OPERATOR_NAMESPACE)
             stack = LocalSconeStack(tools, cluster, work / "scone")
             ws = stack.create()
             ws.run("up", "--yes", "--skip-preview", check=True)

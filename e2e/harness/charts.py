@@ -11,11 +11,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 CHART_DIR = Path(__file__).resolve().parent / "charts" / "scone-operator"
 CRDS_FILE = CHART_DIR / "templates" / "crds.yaml"
@@ -46,17 +42,3 @@ def package_chart(version: str, dest_dir: Path) -> Path:
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
     return out
-
-
-def preinstall_crds_for_release(apply: Callable[[list[dict[str, Any]]], None], release: str,
-                                namespace: str) -> None:
-    """Apply the chart's CRDs as if Helm release `release` in `namespace` had installed
-    them (Helm's ownership label/annotations), so a later install of that release
-    adopts them instead of failing. Stands for a cluster where the operator's CRDs are
-    already present (e.g. a re-install after the CRs' data was kept)."""
-    docs = [d for d in yaml.safe_load_all(CRDS_FILE.read_text()) if d]
-    for d in docs:
-        d["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "Helm"}
-        d["metadata"]["annotations"] = {"meta.helm.sh/release-name": release,
-                                        "meta.helm.sh/release-namespace": namespace}
-    apply(docs)

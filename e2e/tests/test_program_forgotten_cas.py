@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from e2e.harness.charts import preinstall_crds_for_release
 from e2e.harness.cluster import LocalCluster
 from e2e.harness.local_stack import LocalSconeStack
+from e2e.harness.operator_crds import preinstall_scone_crds_for_release
 from e2e.harness.processes import wait_until
 from e2e.harness.pulumi_env import PulumiRun, PulumiWorkspace
 from e2e.harness.tools import Tools
@@ -36,7 +36,7 @@ def local(
     e2e_tools: Tools, cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalSconeStack]:
     work = tmp_path_factory.mktemp("forgotten-cas")
-    preinstall_crds_for_release(cluster.kubectl_apply, "scone-operator", OPERATOR_NAMESPACE)
+    preinstall_scone_crds_for_release(cluster.kubectl_apply, "scone-operator", OPERATOR_NAMESPACE)
     stack = LocalSconeStack(e2e_tools, cluster, work)
     stack.create()
     yield stack
