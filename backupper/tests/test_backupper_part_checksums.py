@@ -24,6 +24,11 @@ ONE_PART_AT_A_TIME = {"BACKUP_UPLOAD_CONCURRENCY": "1"}  # part 1's answer prece
 WRONG_CRC32 = base64.b64encode(b"\x00\x00\x00\x00").decode()
 
 
+def crc32_echo(value: str, **match: object) -> dict[str, object]:
+    """A fault-proxy rule: answers to the requests ``match`` selects carry CRC32 ``value``."""
+    return {**match, "action": "echo", "header": "x-amz-checksum-crc32", "value": value}
+
+
 def _crc32(data: bytes) -> bytes:
     return zlib.crc32(data).to_bytes(4, "big")
 
@@ -124,17 +129,7 @@ def test_a_store_echoing_a_wrong_part_crc32_is_detected_and_the_part_resent(
 ) -> None:
     db = os.urandom(SIZE)
     faulty.write_snapshot(db, b"ks")
-    proxy.set_rules(
-        [
-            {
-                "method": "PUT",
-                "query": "partNumber=2",
-                "action": "echo",
-                "header": "x-amz-checksum-crc32",
-                "value": WRONG_CRC32,
-            }
-        ]
-    )
+    proxy.set_rules([crc32_echo(WRONG_CRC32, method="PUT", query="partNumber=2")])
 
     result = faulty.run("run")
 
@@ -149,18 +144,7 @@ def test_a_store_always_echoing_a_wrong_part_crc32_fails_the_run_and_commits_not
     faulty: Harness, proxy: FaultProxy
 ) -> None:
     faulty.write_snapshot(os.urandom(SIZE), b"ks")
-    proxy.set_rules(
-        [
-            {
-                "method": "PUT",
-                "query": "partNumber=2",
-                "action": "echo",
-                "header": "x-amz-checksum-crc32",
-                "value": WRONG_CRC32,
-                "times": 99,
-            }
-        ]
-    )
+    proxy.set_rules([crc32_echo(WRONG_CRC32, method="PUT", query="partNumber=2", times=99)])
 
     result = faulty.run("run", env={"S3_MAX_ATTEMPTS": "3"})
 
@@ -173,18 +157,7 @@ def test_a_wrong_composite_crc32_of_the_completed_object_fails_verification_and_
     faulty: Harness, proxy: FaultProxy
 ) -> None:
     faulty.write_snapshot(os.urandom(SIZE), b"ks")
-    proxy.set_rules(
-        [
-            {
-                "method": "HEAD",
-                "path": "/cas.db",
-                "action": "echo",
-                "header": "x-amz-checksum-crc32",
-                "value": f"{WRONG_CRC32}-3",
-                "times": 99,
-            }
-        ]
-    )
+    proxy.set_rules([crc32_echo(f"{WRONG_CRC32}-3", method="HEAD", path="/cas.db", times=99)])
 
     result = faulty.run("run")
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 
 import yaml
 
+from e2e.harness.loopback_http import LoopbackHttpServer
 from e2e.harness.upstream_charts import chart_metadata
 
 
@@ -40,7 +39,7 @@ def repository_index(charts: Sequence[Path]) -> bytes:
     return yaml.safe_dump(index, sort_keys=False).encode()
 
 
-class ChartServer:
+class ChartServer(LoopbackHttpServer):
     """``with ChartServer(charts, "user", "pw") as server: server.url`` — a repository on 127.0.0.1."""
 
     def __init__(self, charts: Sequence[Path], username: str, password: str) -> None:
@@ -48,28 +47,17 @@ class ChartServer:
         self.index = repository_index(charts)
         self.expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
         self.requests: list[tuple[str, int]] = []
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="chart-server", daemon=True)
+        super().__init__("chart-server")
 
     @property
     def url(self) -> str:
         """The repository URL (what ``helm repo add`` would be given)."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"http://{self.host}"
 
     def statuses(self, path: str) -> list[int]:
         """The status of every request for ``path`` so far, in order."""
         with self._lock:
             return [status for seen, status in self.requests if seen == path]
-
-    def __enter__(self) -> ChartServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
 
     def _record(self, path: str, status: int) -> None:
         with self._lock:

@@ -20,7 +20,6 @@ import json
 import re
 import subprocess
 import sys
-import threading
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from e2e.harness.loopback_http import LoopbackHttpServer
 from e2e.harness.processes import Child, start_child, wait_until
 from e2e.harness.tools import BUILD_SCRIPT, cache_dir
 from e2e.harness.upstream_charts import chart_metadata
@@ -142,7 +142,7 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class LoginFront:
+class LoginFront(LoopbackHttpServer):
     """A registry that wants a login: HTTP basic auth on every path in front of ``OciRegistry``.
 
     Stands for a private registry (a mirror of Scontain's charts): a request without the right
@@ -155,26 +155,11 @@ class LoginFront:
         self.upstream = upstream
         self.expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
         self.requests: list[tuple[str, str, int]] = []
-        self._lock = threading.Lock()
-        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="oci-login-front", daemon=True)
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self._httpd.server_address[1]}"
+        super().__init__("oci-login-front", _QuietServer)
 
     def statuses(self) -> list[int]:
         with self._lock:
             return [status for _, _, status in self.requests]
-
-    def __enter__(self) -> LoginFront:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         front = self
