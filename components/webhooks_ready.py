@@ -102,7 +102,7 @@ class WebhooksReadyProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def _wait(self, props: dict[str, Any]) -> dict[str, Any]:
-        wait_for_injection(str(props["namespace"]), float(props.get("timeoutSeconds") or 600), KubeTarget.of(props))
+        wait_for_injection(str(props["namespace"]), float(props["timeoutSeconds"]), KubeTarget.of(props))
         return props
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
